@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sigil.client import ApiError, ClientError, KeysClient, ServerUnreachable
@@ -28,7 +29,7 @@ stderr = Console(stderr=True, soft_wrap=True)
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -87,7 +88,7 @@ def print_plain(text: str) -> None:
 
 def info(message: str) -> None:
     """A note for the human on stderr (keeps stdout clean for pipes)."""
-    stderr.print(message, highlight=False)
+    stderr.print(message, highlight=False, markup=False)
 
 
 def _cell(value: Any) -> str:
@@ -114,7 +115,7 @@ def print_fields(obj: Mapping[str, Any], fields: Sequence[str], title: str | Non
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
     """A table with one row per mapping; an empty list prints a short note instead."""
     if not rows:
-        stdout.print(f"[dim]no {title or 'rows'}[/]")
+        stdout.print(f"no {title or 'rows'}", style="dim", markup=False)
         return
     table = Table(title=title, header_style="bold cyan")
     for column in columns:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -258,7 +259,7 @@ def curve_name_of(public_key: Any) -> str:
 
 
 def load_public_key(pem_file: Path) -> Any:
-    """A PEM (SPKI) public key parsed by ``sigil.crypto``."""
+    """A PEM (SPKI) public key, or a JWK in a JSON file, parsed by ``sigil.crypto``."""
     from sigil.crypto.keys import parse_public_key
     from sigil.errors import SigilError
 
@@ -267,6 +268,8 @@ def load_public_key(pem_file: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read public key {pem_file}: {getattr(exc, 'strerror', None) or exc}")
     try:
+        if pem_text.lstrip().startswith("{"):
+            return parse_public_key(json.loads(pem_text))  # a JWK file works too
         return parse_public_key(pem_text)
     except (SigilError, ValueError) as exc:
         fail(f"{pem_file} is not a usable public key: {exc}")

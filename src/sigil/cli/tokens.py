@@ -24,4 +24,4 @@ def create(
         print_json(created)
         return
     print_fields(created.to_dict(), ["name", "principal_id", "scopes", "token"])
-    info("[yellow]Store the token now: it is shown only once.[/]")
+    info("Store the token now: it is shown only once.")
