@@ -66,6 +66,7 @@ _DIG_RND: Final = {h: ec.ECDSA(Prehashed(c())) for h, c in _HASH_ALG.items()}
 _SPKI_UNCOMPRESSED: Final = (serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
 _sha256: Final = hashlib.sha256
+_K1_SHA: Final = frozenset((None, "SHA-256"))  # hash_name values that mean SHA-256 on secp256k1
 
 
 def _keccak256(data: bytes) -> bytes:
@@ -341,6 +342,22 @@ def sign(
     """
     curve = key.curve
     if curve is SECP256K1:
+        if (
+            message is not None
+            and digest is None
+            and encoding == "der"
+            and deterministic
+            and hash_name in _K1_SHA
+        ):
+            # The hot path, inlined: SHA-256, libsecp256k1 RFC 6979 sign, DER serialisation.
+            sig = ffi.new("secp256k1_ecdsa_signature *")
+            if not lib.secp256k1_ecdsa_sign(_CTX, sig, _sha256(message).digest(), key._key, _NULL, _NULL):
+                raise BadRequest("secp256k1 signing failed")
+            out = ffi.new("unsigned char[72]")
+            out_len = ffi.new("size_t *", 72)
+            lib.secp256k1_ecdsa_signature_serialize_der(_CTX, out, out_len, sig)
+            encoded: bytes = ffi.buffer(out, out_len[0])[:]
+            return encoded
         h = _resolve_hash(curve, hash_name)
         _check_input(message, digest, h)
         _check_encoding(curve, encoding)
@@ -355,11 +372,12 @@ def sign(
         and h in curve.hashes
     ):
         # The hot path: one backend call; OpenSSL hashes and signs (RFC 6979 §3.2).
-        der: bytes = key._key.sign(message, _MSG_DET[h])
-        return der
+        signature: bytes = key._key.sign(message, _MSG_DET[h])
+        return signature
     h = _resolve_hash(curve, hash_name)
     _check_input(message, digest, h)
     _check_encoding(curve, encoding)
+    der: bytes
     if digest is not None:
         der = key._key.sign(digest, (_DIG_DET if deterministic else _DIG_RND)[h])
     else:
@@ -481,6 +499,21 @@ def verify(
     """
     curve = public_key.curve
     if curve is SECP256K1:
+        if (
+            message is not None
+            and digest is None
+            and encoding == "der"
+            and not low_s
+            and hash_name in _K1_SHA
+            and isinstance(signature, bytes)
+        ):
+            # The hot path, inlined: strict DER parse, normalise to low-S, verify (see _k1_verify).
+            sig = ffi.new("secp256k1_ecdsa_signature *")
+            if not lib.secp256k1_ecdsa_signature_parse_der(_CTX, sig, signature, len(signature)):
+                return False
+            lib.secp256k1_ecdsa_signature_normalize(_CTX, sig, sig)
+            ok: bool = lib.secp256k1_ecdsa_verify(_CTX, sig, _sha256(message).digest(), public_key._key) == 1
+            return ok
         h = _resolve_hash(curve, hash_name)
         _check_input(message, digest, h)
         _check_encoding(curve, encoding)
