@@ -1,0 +1,1 @@
+"""The key service domain: principals and tokens, key lifecycle, signing, verification, JWT."""

@@ -1,0 +1,38 @@
+"""What the domain services share inside one worker process: the database, the sealer, the audit
+writer, the change counter and the settings that shape behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sigil.store import audit
+from sigil.store.audit import AuditEvent, AuditWriter
+from sigil.store.db import Database
+from sigil.store.generation import Generation
+from sigil.store.sealing import Sealer
+
+
+@dataclass
+class Limits:
+    deletion_day_seconds: int = 86_400
+    cache_ttl_seconds: float = 5.0
+    max_batch_items: int = 1_000
+
+
+class Context:
+    def __init__(self, db: Database, sealer: Sealer, generation: Generation, limits: Limits) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.generation = generation
+        self.limits = limits
+        self.audit = AuditWriter(self._write_audit_batch)
+
+    def _write_audit_batch(self, events: Sequence[AuditEvent]) -> None:
+        with self.db.write() as session:
+            audit.append(session, self.sealer.audit_key, events)
+
+    def close(self) -> None:
+        self.audit.stop()
+        self.db.dispose()
+        self.generation.close()

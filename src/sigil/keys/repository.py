@@ -1,0 +1,109 @@
+"""Loading keys from the database into a worker's cache, and finding the caller's own keys."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sigil.crypto.curves import get_curve
+from sigil.crypto.ecdsa import PrivateKey, PublicKey
+from sigil.errors import NotFound
+from sigil.keys.context import Context
+from sigil.keys.model import DESTROYED, PENDING_DELETION, LoadedKey, LoadedVersion, Principal
+from sigil.store.models import Key, KeyVersion
+from sigil.store.sealing import key_version_aad
+
+_CACHE_LIMIT = 50_000
+
+
+def load_row(session: Session, key_id: str) -> LoadedKey | None:
+    row = session.get(Key, key_id)
+    if row is None:
+        return None
+    versions = session.execute(select(KeyVersion).where(KeyVersion.key_id == key_id)).scalars()
+    return to_loaded(row, list(versions))
+
+
+def to_loaded(row: Key, versions: list[KeyVersion]) -> LoadedKey:
+    curve = get_curve(row.curve)
+    key = LoadedKey(
+        key_id=row.id,
+        principal_id=row.principal_id,
+        curve=curve,
+        label=row.label,
+        state=row.state,
+        jwt=row.jwt,
+        latest_version=row.latest_version,
+        created_at=row.created_at,
+        deletion_at=row.deletion_at,
+    )
+    for v in versions:
+        key.versions[v.version] = LoadedVersion(
+            version=v.version,
+            state=v.state,
+            public_key=PublicKey.from_sec1(curve, v.public_key),
+            created_at=v.created_at,
+            sealed_private=v.sealed_private,
+        )
+    return key
+
+
+class KeyCache:
+    """Per-worker cache of loaded keys, valid while the node's change counter is unchanged and
+    for at most the TTL (so other nodes' changes are seen within it)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._entries: dict[str, tuple[LoadedKey, float]] = {}
+        self._generation = ctx.generation.current()
+
+    def peek(self, key_id: str) -> LoadedKey | None:
+        """The cached key if it is still valid; never touches the database."""
+        gen = self._ctx.generation.current()
+        if gen != self._generation:
+            self._entries.clear()
+            self._generation = gen
+        hit = self._entries.get(key_id)
+        if hit is not None and time.monotonic() - hit[1] < self._ctx.limits.cache_ttl_seconds:
+            return hit[0]
+        return None
+
+    def get(self, key_id: str) -> LoadedKey | None:
+        hit = self.peek(key_id)
+        if hit is not None:
+            return hit
+        now = time.monotonic()
+        with self._ctx.db.read() as session:
+            key = load_row(session, key_id)
+        if key is None:
+            return None
+        if len(self._entries) >= _CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[key_id] = (key, now)
+        return key
+
+    def forget(self, key_id: str) -> None:
+        self._entries.pop(key_id, None)
+
+    def private_key(self, key: LoadedKey, version: LoadedVersion) -> PrivateKey:
+        if version.private is None:
+            assert version.sealed_private is not None and version.state != DESTROYED
+            scalar = self._ctx.sealer.open(
+                version.sealed_private, aad=key_version_aad(key.key_id, version.version)
+            )
+            version.private = PrivateKey.from_scalar(key.curve, scalar)
+        return version.private
+
+
+def deletion_due(key: LoadedKey, now_us: int) -> bool:
+    return key.state == PENDING_DELETION and key.deletion_at is not None and key.deletion_at <= now_us
+
+
+def owned(key: LoadedKey | None, principal: Principal, key_id: str) -> LoadedKey:
+    """The key, if it exists and belongs to ``principal``; otherwise 404 (never 403: do not
+    reveal that another principal's key exists)."""
+    if key is None or key.principal_id != principal.id:
+        raise NotFound(f"no key {key_id!r}")
+    return key

@@ -1,0 +1,44 @@
+"""The key service as one object per worker process: tokens, lifecycle, signing, JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from sigil.crypto import jwt
+from sigil.keys.context import Context
+from sigil.keys.lifecycle import KeyLifecycle
+from sigil.keys.model import DESTROYED
+from sigil.keys.repository import KeyCache, to_loaded
+from sigil.keys.signing import Signer, jwk_entries
+from sigil.keys.tokens import TokenService
+from sigil.store.models import Key, KeyVersion
+
+
+class KeyService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.cache = KeyCache(ctx)
+        self.tokens = TokenService(ctx)
+        self.lifecycle = KeyLifecycle(ctx, self.cache)
+        self.signer = Signer(ctx, self.cache, self.lifecycle)
+
+    def public(self, key_id: str) -> Any:
+        return self.lifecycle.load(key_id)
+
+    def service_jwks(self) -> dict[str, Any]:
+        """JWKS of every key created with ``jwt: true`` (what relying parties fetch from
+        ``/.well-known/jwks.json``)."""
+        with self.ctx.db.read() as session:
+            keys = list(
+                session.execute(select(Key).where(Key.jwt.is_(True), Key.state != DESTROYED)).scalars()
+            )
+            by_key: dict[str, list[KeyVersion]] = {k.id: [] for k in keys}
+            if keys:
+                for v in session.execute(select(KeyVersion).where(KeyVersion.key_id.in_(by_key))).scalars():
+                    by_key[v.key_id].append(v)
+        entries = []
+        for k in keys:
+            entries.extend(jwk_entries(to_loaded(k, by_key[k.id])))
+        return jwt.jwks(entries)

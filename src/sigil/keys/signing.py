@@ -1,0 +1,238 @@
+"""Signing, verification and JWT issuing with the key service's keys.
+
+The sign path is the hot path: a cache hit costs a dict lookup and the change-counter read, the
+signature is made by ``sigil.crypto`` and the audit event is queued, never written inline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sigil.crypto import ecdsa, jwt
+from sigil.crypto.curves import HASH_SIZES
+from sigil.crypto.ecdsa import PrivateKey, PublicKey
+from sigil.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from sigil.keys.context import Context
+from sigil.keys.lifecycle import KeyLifecycle
+from sigil.keys.model import DESTROYED, ENABLED, LoadedKey, LoadedVersion, Principal
+from sigil.keys.repository import KeyCache, owned
+from sigil.store.audit import AuditEvent, now_us
+
+MAX_JWT_LIFETIME = 31_536_000  # one year, in seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What is signed or verified: the message itself, or its digest under ``hash_name``."""
+
+    message: bytes | None = None
+    digest: bytes | None = None
+
+    def audit_sha256(self, hash_name: str) -> str:
+        """The audit log's "SHA-256 of the signed message": computed from the message when we have
+        it; a SHA-256 digest is that value already; another digest is recorded hashed once more."""
+        if self.message is not None:
+            return hashlib.sha256(self.message).hexdigest()
+        assert self.digest is not None
+        if hash_name == "SHA-256":
+            return self.digest.hex()
+        return hashlib.sha256(self.digest).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SignOptions:
+    hash_name: str | None = None
+    encoding: str = "der"
+    low_s: bool = False
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    key_id: str
+    version: int
+    encoding: str
+    hash_name: str
+    signatures: list[bytes]
+
+
+class Signer:
+    def __init__(self, ctx: Context, cache: KeyCache, lifecycle: KeyLifecycle) -> None:
+        self._ctx = ctx
+        self._cache = cache
+        self._lifecycle = lifecycle
+
+    def sign(
+        self, principal: Principal, key_id: str, messages: Sequence[Message], opts: SignOptions
+    ) -> Signed:
+        if not 1 <= len(messages) <= self._ctx.limits.max_batch_items:
+            raise PayloadTooLarge(f"a batch holds 1..{self._ctx.limits.max_batch_items} items")
+        key = owned(self._lifecycle.load(key_id), principal, key_id)
+        hash_name = opts.hash_name or key.curve.default_hash
+        try:
+            version = self._signing_version(key, opts.version)
+            private = self._cache.private_key(key, version)
+            signatures = self._sign_all(private, messages, hash_name, opts)
+        except Exception as exc:
+            self._ctx.audit.record(
+                AuditEvent(
+                    principal.name,
+                    "sign",
+                    outcome=getattr(exc, "code", "error"),
+                    key_id=key_id,
+                    version=opts.version,
+                )
+            )
+            raise
+        now = now_us()
+        self._ctx.audit.record_many(
+            AuditEvent(
+                principal.name,
+                "sign",
+                key_id=key_id,
+                version=version.version,
+                message_sha256=m.audit_sha256(hash_name),
+                time=now,
+            )
+            for m in messages
+        )
+        return Signed(key_id, version.version, opts.encoding, hash_name, signatures)
+
+    @staticmethod
+    def _sign_all(
+        private: PrivateKey, messages: Sequence[Message], hash_name: str, opts: SignOptions
+    ) -> list[bytes]:
+        if len(messages) == 1:
+            m = messages[0]
+            return [
+                ecdsa.sign(
+                    private,
+                    message=m.message,
+                    digest=m.digest,
+                    hash_name=hash_name,
+                    encoding=opts.encoding,
+                    low_s=opts.low_s,
+                )
+            ]
+        if all(m.message is not None for m in messages):
+            return ecdsa.sign_batch(
+                private,
+                messages=[m.message for m in messages if m.message is not None],
+                hash_name=hash_name,
+                encoding=opts.encoding,
+                low_s=opts.low_s,
+            )
+        return [
+            ecdsa.sign(
+                private,
+                message=m.message,
+                digest=m.digest,
+                hash_name=hash_name,
+                encoding=opts.encoding,
+                low_s=opts.low_s,
+            )
+            for m in messages
+        ]
+
+    @staticmethod
+    def _signing_version(key: LoadedKey, wanted: int | None) -> LoadedVersion:
+        if key.state != ENABLED:
+            raise Conflict(f"the key is {key.state.replace('_', ' ')}", code=f"key_{key.state}")
+        if wanted is not None:
+            version = key.versions.get(wanted)
+            if version is None:
+                raise NotFound(f"key {key.key_id!r} has no version {wanted}")
+            if version.state != ENABLED:
+                raise Conflict(f"version {wanted} is {version.state}", code=f"version_{version.state}")
+            return version
+        for number in sorted(key.versions, reverse=True):
+            if key.versions[number].state == ENABLED:
+                return key.versions[number]
+        raise Conflict("the key has no enabled version", code="version_disabled")
+
+    # --- verify -------------------------------------------------------------------------------
+
+    def verify_with_key(
+        self, key_id: str, version: int | None, message: Message, signature: bytes, opts: SignOptions
+    ) -> tuple[bool, int | None]:
+        key = self._lifecycle.load(key_id)
+        if key is None:
+            raise NotFound(f"no key {key_id!r}")
+        if key.state == DESTROYED:
+            raise Conflict("the key is destroyed", code="key_destroyed")
+        if version is not None:
+            v = key.versions.get(version)
+            if v is None:
+                raise NotFound(f"key {key_id!r} has no version {version}")
+            if v.state == DESTROYED:
+                raise Conflict(f"version {version} is destroyed", code="version_destroyed")
+            candidates = [v]
+        else:
+            candidates = sorted(key.live_versions(), key=lambda v: -v.version)
+        hash_name = opts.hash_name or key.curve.default_hash
+        for v in candidates:
+            if verify_signature(v.public_key, message, signature, hash_name, opts):
+                return True, v.version
+        return False, None
+
+    # --- JWT ------------------------------------------------------------------------------------
+
+    def issue_jwt(
+        self, principal: Principal, key_id: str, claims: Mapping[str, Any], expires_in: int | None
+    ) -> tuple[str, str, str]:
+        key = owned(self._lifecycle.load(key_id), principal, key_id)
+        version = self._signing_version(key, None)
+        if expires_in is not None and not 1 <= expires_in <= MAX_JWT_LIFETIME:
+            raise BadRequest(f"expires_in must be 1..{MAX_JWT_LIFETIME} seconds", code="validation_error")
+        now = int(time.time())
+        body = {**claims, "iat": now}
+        if expires_in is not None:
+            body["exp"] = now + expires_in
+        kid = f"{key.key_id}:{version.version}"
+        token = jwt.encode_jwt(self._cache.private_key(key, version), body, kid=kid)
+        signing_input = token.rsplit(".", 1)[0].encode()
+        self._ctx.audit.record(
+            AuditEvent(
+                principal.name,
+                "jwt",
+                key_id=key_id,
+                version=version.version,
+                message_sha256=hashlib.sha256(signing_input).hexdigest(),
+            )
+        )
+        return token, kid, key.curve.jws_alg
+
+    def jwks_for(self, key_id: str) -> dict[str, Any]:
+        key = self._lifecycle.load(key_id)
+        if key is None:
+            raise NotFound(f"no key {key_id!r}")
+        return jwt.jwks(jwk_entries(key))
+
+
+def jwk_entries(key: LoadedKey) -> list[tuple[str, PublicKey]]:
+    return [(f"{key.key_id}:{v.version}", v.public_key) for v in key.live_versions()]
+
+
+def verify_signature(
+    public_key: PublicKey, message: Message, signature: bytes, hash_name: str, opts: SignOptions
+) -> bool:
+    return ecdsa.verify(
+        public_key,
+        signature,
+        message=message.message,
+        digest=message.digest,
+        hash_name=hash_name,
+        encoding=opts.encoding,
+        low_s=opts.low_s,
+    )
+
+
+def digest_size(hash_name: str) -> int:
+    size = HASH_SIZES.get(hash_name)
+    if size is None:
+        raise BadRequest(f"unknown hash {hash_name!r}; known: {sorted(HASH_SIZES)}", code="unsupported_hash")
+    return size

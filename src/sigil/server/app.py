@@ -1,0 +1,129 @@
+"""The ASGI application: one registry of routes (STYLE.md §2), error mapping, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from sigil.errors import SigilError
+from sigil.keys.context import Context, Limits
+from sigil.keys.service import KeyService
+from sigil.server import problems
+from sigil.server.http import Endpoint, json
+from sigil.server.openapi import build_openapi
+from sigil.server.routes import audit, health, jwt, keys, sign, tokens
+from sigil.server.settings import Settings
+from sigil.store.db import Database
+from sigil.store.generation import Generation
+from sigil.store.masterkey import load_master_key
+from sigil.store.sealing import Sealer
+
+log = logging.getLogger("sigil.server")
+
+ROUTE_MODULES = (health, tokens, keys, sign, jwt, audit)
+SWEEP_SECONDS = 30.0
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def endpoints() -> list[Endpoint]:
+    return [ep for module in ROUTE_MODULES for ep in module.ENDPOINTS]
+
+
+def build_context(settings: Settings) -> Context:
+    sealer = Sealer(load_master_key(settings.data_dir, create=False))
+    limits = Limits(
+        deletion_day_seconds=settings.deletion_day_seconds, cache_ttl_seconds=settings.cache_ttl_seconds
+    )
+    return Context(Database(settings.db_url), sealer, Generation(settings.data_dir / "generation"), limits)
+
+
+def create_app(settings: Settings) -> Starlette:
+    registry = endpoints()
+    spec = build_openapi(registry)
+
+    async def openapi(_request: Request) -> Response:
+        return json(spec)
+
+    async def docs(_request: Request) -> Response:
+        return HTMLResponse(_docs_page(registry))
+
+    async def index(_request: Request) -> Response:
+        page = WEB_DIR / "index.html"
+        return HTMLResponse(page.read_text() if page.exists() else _docs_page(registry))
+
+    routes = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in registry]
+    routes += [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx = build_context(settings)
+        app.state.keys = KeyService(ctx)
+        ctx.audit.start()
+        sweeper = asyncio.create_task(_sweep(app.state.keys))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await run_in_threadpool(ctx.close)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            SigilError: problems.sigil_error,
+            ValidationError: _validation_error,
+            HTTPException: problems.http_error,
+            Exception: problems.unexpected_error,
+        },
+    )
+    app.state.settings = settings
+    return app
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    return problems.validation_problem(exc)
+
+
+async def _sweep(service: KeyService) -> None:
+    """Destroy keys whose deletion date has passed, even when nobody touches them."""
+    while True:
+        try:
+            await run_in_threadpool(service.lifecycle.destroy_due)
+        except Exception:
+            log.exception("deletion sweep failed")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+def _docs_page(registry: list[Endpoint]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{ep.method}</code></td><td><code>{ep.path}</code></td><td>{ep.auth}</td>"
+        f"<td>{ep.summary}</td></tr>"
+        for ep in registry
+    )
+    return (
+        "<!doctype html><meta charset=utf-8><title>Sigil API</title>"
+        "<style>body{font-family:system-ui;margin:2em}td{padding:.2em .8em}</style>"
+        "<h1>Sigil API</h1><p>Machine-readable: <a href=/openapi.json>/openapi.json</a></p>"
+        f"<table><tr><th>method</th><th>path</th><th>auth</th><th>what</th></tr>{rows}</table>"
+    )
+
+
+def app_from_env() -> Starlette:
+    """Factory used by the server's worker processes (settings come from the environment)."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,113 @@
+"""Shared request plumbing: the endpoint registry, body parsing, auth, JSON responses.
+
+Handlers stay thin (STYLE.md §3): parse with ``parse_body``, authenticate with ``principal``,
+call the domain, answer with ``json``. Everything here is deliberately cheap; it runs on the sign
+path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sigil.errors import MalformedBody, PayloadTooLarge, Unauthorized
+from sigil.keys.model import Principal
+from sigil.keys.service import KeyService
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+AUTH_NONE, AUTH_TOKEN, AUTH_ADMIN = "none", "token", "admin"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One API path: what the router mounts and what ``/openapi.json`` documents."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: str = AUTH_TOKEN
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
+    description: str = ""
+    extra_responses: dict[int, str] = field(default_factory=dict)
+
+
+def service(request: Request) -> KeyService:
+    svc: KeyService = request.app.state.keys
+    return svc
+
+
+async def read_body(request: Request) -> bytes:
+    limit: int = request.app.state.settings.max_body
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """Parse and validate a JSON object body into ``model`` (422 with field errors otherwise)."""
+    # The content type is not checked: every body is parsed as JSON (curl's default form type
+    # included). Browsers cannot forge these calls cross-site: each state-changing path needs an
+    # Authorization header, which forces a CORS preflight that this server never answers.
+    raw = await read_body(request)
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        raise MalformedBody("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedBody("the body must be a JSON object")
+    return model.model_validate(data)
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized("use Authorization: Bearer <token>")
+    return token.strip()
+
+
+def principal(request: Request) -> Principal:
+    """The caller, blocking on the database on a cache miss (call from a worker thread)."""
+    return service(request).tokens.authenticate(bearer(request))
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller: from the worker's cache when warm, else looked up off the event loop."""
+    tokens = service(request).tokens
+    token = bearer(request)
+    cached = tokens.cached(token)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(tokens.authenticate, token)
+
+
+def json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+__all__ = ["Endpoint", "ValidationError", "authenticate", "json", "parse_body", "principal", "service"]

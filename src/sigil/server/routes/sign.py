@@ -1,0 +1,99 @@
+"""POST /v1/keys/{key_id}/sign (single and batch) and POST /v1/verify.
+
+The sign handler is the hot path: with the caller's token and the key in this worker's cache it
+runs entirely on the event loop (no thread hop, no database); the audit event is queued.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sigil.crypto.encoding import b64decode, b64encode
+from sigil.crypto.keys import parse_public_key
+from sigil.errors import BadRequest, InvalidEncoding, NotFound
+from sigil.keys.signing import verify_signature
+from sigil.server.http import AUTH_NONE, Endpoint, authenticate, json, parse_body, service
+from sigil.server.routes.keys import KEY_PATH, key_id_of
+from sigil.server.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResponse
+
+
+async def sign(request: Request) -> Response:
+    caller = await authenticate(request)
+    key_id = key_id_of(request)
+    body = await parse_body(request, SignRequest)
+    svc = service(request)
+    if svc.cache.peek(key_id) is None:  # warm the cache off the event loop
+        await run_in_threadpool(svc.lifecycle.load, key_id)
+    key = svc.cache.peek(key_id)
+    if key is None or key.principal_id != caller.id:
+        raise NotFound(f"no key {key_id!r}")
+    hash_name = body.hash or key.curve.default_hash
+    if body.items is not None:
+        if any(getattr(body, f) is not None for f in ("data", "data_b64", "digest")):
+            raise BadRequest("give either items or one of data, data_b64, digest", code="validation_error")
+        messages = [item.to_message(hash_name) for item in body.items]
+    else:
+        messages = [body.to_message(hash_name)]
+    signed = svc.signer.sign(caller, key_id, messages, body.options())
+    out = {"key_id": key_id, "version": signed.version, "encoding": signed.encoding, "hash": signed.hash_name}
+    if body.items is not None:
+        out["signatures"] = [b64encode(s) for s in signed.signatures]
+    else:
+        out["signature"] = b64encode(signed.signatures[0])
+    return json(out)
+
+
+async def verify(request: Request) -> Response:
+    body = await parse_body(request, VerifyRequest)
+    if (body.key_id is None) == (body.public_key is None):
+        raise BadRequest("give exactly one of key_id, public_key", code="validation_error")
+    signature = _signature_bytes(body.signature)
+    opts = body.options()
+    if body.key_id is not None:
+        svc = service(request)
+        key = await run_in_threadpool(svc.lifecycle.load, body.key_id)
+        if key is None:
+            raise NotFound(f"no key {body.key_id!r}")
+        message = body.to_message(body.hash or key.curve.default_hash)
+        valid, version = svc.signer.verify_with_key(body.key_id, body.version, message, signature, opts)
+        return json({"valid": valid, "key_id": body.key_id, "version": version})
+    if body.version is not None:
+        raise BadRequest("version applies only with key_id", code="validation_error")
+    public = parse_public_key(body.public_key, curve=body.curve)  # type: ignore[arg-type]
+    hash_name = body.hash or public.curve.default_hash
+    message = body.to_message(hash_name)
+    return json({"valid": verify_signature(public, message, signature, hash_name, opts)})
+
+
+def _signature_bytes(value: str) -> bytes:
+    try:
+        return b64decode(value)
+    except InvalidEncoding:
+        raise InvalidEncoding("signature is not valid base64") from None
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        KEY_PATH + "/sign",
+        sign,
+        "Sign a message, a digest, or a batch of up to 1,000",
+        "sign",
+        body=SignRequest,
+        response=SignResponse,
+        errors=(409, 413),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/verify",
+        verify,
+        "Verify a signature with a key id or a public key (no token)",
+        "sign",
+        auth=AUTH_NONE,
+        body=VerifyRequest,
+        response=VerifyResponse,
+        errors=(409,),
+    ),
+]

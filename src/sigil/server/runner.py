@@ -1,0 +1,102 @@
+"""``sigil serve``: prepare the data dir, migrate, bootstrap the admin token, start the workers.
+
+Everything that must happen once happens here, in the parent process, before granian spawns the
+workers; the workers then read their settings from the environment (``app_from_env``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from sigil.server.settings import Settings
+from sigil.store.db import default_db_url, migrate
+from sigil.store.masterkey import load_master_key, write_secret_file
+
+ADMIN_TOKEN_FILE = "admin.token"  # noqa: S105 (a file name, not a secret)
+
+
+def prepare(data_dir: Path, db_url: str | None) -> Settings:
+    """Create the data dir and master key, migrate the schema, and make sure an admin exists.
+    Returns the settings the workers will read."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    load_master_key(data_dir, create=True)
+    url = db_url or default_db_url(data_dir)
+    migrate(url)
+    os.environ["SIGIL_DATA_DIR"] = str(data_dir)
+    os.environ["SIGIL_DB_URL"] = url
+    settings = Settings.from_env()
+    _bootstrap_admin(settings)
+    return settings
+
+
+def _bootstrap_admin(settings: Settings) -> None:
+    from sigil.keys.tokens import MIN_TOKEN_LEN, TokenService
+    from sigil.server.app import build_context
+
+    env_token = os.environ.get("SIGIL_ADMIN_TOKEN") or None
+    if env_token is not None and len(env_token) < MIN_TOKEN_LEN:
+        raise SystemExit(f"SIGIL_ADMIN_TOKEN must be at least {MIN_TOKEN_LEN} characters")
+    ctx = build_context(settings)
+    try:
+        generated = TokenService(ctx).ensure_admin(env_token)
+    finally:
+        ctx.close()
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    if generated is not None:
+        if path.exists():
+            path.unlink()
+        write_secret_file(path, generated + "\n")
+        print(f"admin token (shown once, also saved in {path}): {generated}", file=sys.stderr)
+    elif env_token is not None:
+        print("admin token: taken from SIGIL_ADMIN_TOKEN", file=sys.stderr)
+    elif path.exists():
+        print(f"admin token: in {path}", file=sys.stderr)
+    else:
+        print("admin token: set up earlier (set SIGIL_ADMIN_TOKEN to replace it)", file=sys.stderr)
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8700,
+    data_dir: str | Path = "./sigil-data",
+    db_url: str | None = None,
+    workers: int = 1,
+    log_level: str = "warning",
+) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = prepare(Path(data_dir), db_url)
+    db_shown = (
+        "SQLite " + settings.db_url.removeprefix("sqlite:///")
+        if settings.db_url.startswith("sqlite")
+        else _redact(settings.db_url)
+    )
+    print(
+        f"Sigil listening on http://{host}:{port}  (database: {db_shown}, workers: {workers})",
+        file=sys.stderr,
+    )
+    print(f"API docs: http://{host}:{port}/docs", file=sys.stderr)
+    sys.stderr.flush()
+    Granian(
+        "sigil.server.app:app_from_env",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        log_level=log_level,  # type: ignore[arg-type]
+        backlog=2048,
+    ).serve()
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

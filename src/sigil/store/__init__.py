@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, Alembic migrations, sealing of secrets, the audit chain."""

@@ -1,0 +1,238 @@
+"""The hash-chained audit log.
+
+Each entry's ``hash`` is HMAC-SHA-256 under a subkey of the master key over the previous hash and
+the entry's canonical encoding. Keyed rather than plain SHA-256: someone who can write the database
+but does not hold the master key cannot recompute the chain after editing it. The tip lives in
+``audit_head``; every append locks that row, which serialises appenders across processes and
+nodes, and verification compares the last entry with it, so a removed tail is noticed too.
+
+Events on the sign path are queued and written in batches by ``AuditWriter`` (one transaction
+per batch); events that change state (tokens, keys, deletion) are appended inside the same
+transaction as the change, so the two are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sigil.store.models import AuditEntry, AuditHead
+
+log = logging.getLogger("sigil.audit")
+
+GENESIS_HASH = "0" * 64
+ENTRY_FIELDS = ("seq", "time", "principal", "action", "key_id", "version", "message_sha256", "outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    principal: str
+    action: str
+    outcome: str = "ok"
+    key_id: str | None = None
+    version: int | None = None
+    message_sha256: str | None = None
+    time: int = 0  # microseconds since the epoch; filled by ``now_us`` when 0
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def entry_hash(audit_key: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
+    canonical = orjson.dumps([fields[name] for name in ENTRY_FIELDS])
+    return hmac.new(audit_key, prev_hash.encode() + b"|" + canonical, hashlib.sha256).hexdigest()
+
+
+def append(session: Session, audit_key: bytes, events: Sequence[AuditEvent]) -> None:
+    """Append ``events`` in order inside the caller's transaction."""
+    if not events:
+        return
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    seq, prev = head.seq, head.hash
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        seq += 1
+        fields = {
+            "seq": seq,
+            "time": event.time or now_us(),
+            "principal": event.principal,
+            "action": event.action,
+            "key_id": event.key_id,
+            "version": event.version,
+            "message_sha256": event.message_sha256,
+            "outcome": event.outcome,
+        }
+        digest = entry_hash(audit_key, prev, fields)
+        rows.append({**fields, "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(AuditEntry.__table__.insert(), rows)
+    head.seq, head.hash = seq, prev
+
+
+def verify_entries(audit_key: bytes, entries: Iterable[AuditEntry], head: AuditHead) -> ChainReport:
+    prev, expected_seq, count = GENESIS_HASH, 1, 0
+    for entry in entries:
+        fields = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+        if entry.seq != expected_seq:
+            return ChainReport(False, count, expected_seq, f"entry {expected_seq} is missing")
+        if entry.prev_hash != prev:
+            return ChainReport(False, count, entry.seq, "prev_hash does not match the previous entry")
+        if not hmac.compare_digest(entry_hash(audit_key, prev, fields), entry.hash):
+            return ChainReport(False, count, entry.seq, "entry was modified (hash mismatch)")
+        prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
+    if head.seq != count or head.hash != prev:
+        return ChainReport(False, count, count + 1, "entries after the last one were removed")
+    return ChainReport(True, count)
+
+
+def verify_chain_in(session: Session, audit_key: bytes) -> ChainReport:
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    entries = session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000))
+    return verify_entries(audit_key, entries.scalars(), head)
+
+
+def read_entries_in(session: Session, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)
+    ).scalars()
+    return [entry_to_dict(row) for row in rows]
+
+
+def entry_to_dict(entry: AuditEntry) -> dict[str, Any]:
+    out = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+    out["prev_hash"], out["hash"] = entry.prev_hash, entry.hash
+    return out
+
+
+# --- offline access for `sigil audit show|verify --data-dir/--db` ---------------------------------
+
+
+def _open_offline(db_url: str) -> tuple[Any, bytes]:
+    from pathlib import Path
+
+    from sigil.store.db import Database
+    from sigil.store.masterkey import load_master_key
+    from sigil.store.sealing import Sealer
+
+    data_dir = Path(db_url.removeprefix("sqlite:///")).parent if db_url.startswith("sqlite") else Path(".")
+    sealer = Sealer(load_master_key(data_dir, create=False))
+    return Database(db_url), sealer.audit_key
+
+
+def read_entries(db_url: str, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    from sigil.store.db import Database
+
+    db = Database(db_url)
+    try:
+        with db.read() as session:
+            return read_entries_in(session, after=after, limit=limit)
+    finally:
+        db.dispose()
+
+
+def verify_chain(db_url: str) -> ChainReport:
+    """Verify the chain straight from the database. Needs the master key (SIGIL_MASTER_KEY, or the
+    data dir's master.key beside a SQLite file)."""
+    db, audit_key = _open_offline(db_url)
+    try:
+        with db.read() as session:
+            return verify_chain_in(session, audit_key)
+    finally:
+        db.dispose()
+
+
+class AuditWriter:
+    """Queues events from the request path and writes them in batches from one thread.
+
+    ``record`` is a list append under a lock: the sign path never waits for the database. The
+    thread flushes every ``interval`` seconds or as soon as ``batch`` events are waiting. If the
+    process is killed hard, at most the last ``interval`` of sign events can be lost; state
+    changes never go through here (they are written with the change itself).
+    """
+
+    def __init__(
+        self,
+        write_batch: Callable[[Sequence[AuditEvent]], None],
+        *,
+        interval: float = 0.05,
+        batch: int = 2000,
+    ) -> None:
+        self._write_batch = write_batch
+        self._interval = interval
+        self._batch = batch
+        self._pending: list[AuditEvent] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sigil-audit", daemon=True)
+            self._thread.start()
+
+    def record(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._pending.append(event)
+            if len(self._pending) >= self._batch:
+                self._wake.set()
+
+    def record_many(self, events: Iterable[AuditEvent]) -> None:
+        with self._lock:
+            self._pending.extend(events)
+            if len(self._pending) >= self._batch:
+                self._wake.set()
+
+    def flush(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+        if not events:
+            return
+        for attempt in range(5):
+            try:
+                self._write_batch(events)
+                self.written += len(events)
+                return
+            except Exception:  # a locked or restarting database: retry, then keep the events
+                log.exception("audit batch write failed (attempt %d)", attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        with self._lock:
+            self._pending[:0] = events
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()

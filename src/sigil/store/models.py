@@ -1,0 +1,82 @@
+"""SQLAlchemy 2 models. Times are integer microseconds since the Unix epoch (UTC) so that they
+compare, sort and hash the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Principal(Base):
+    """A caller. Its bearer token is stored only as SHA-256 (tokens are 256-bit random, so a
+    fast hash is enough: there is nothing to brute-force)."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Key(Base):
+    __tablename__ = "keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    curve: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # enabled | disabled | pending_deletion | destroyed
+    state: Mapped[str] = mapped_column(String(20))
+    jwt: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    latest_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    deletion_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class KeyVersion(Base):
+    __tablename__ = "key_versions"
+
+    key_id: Mapped[str] = mapped_column(ForeignKey("keys.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(133))  # SEC1 uncompressed
+    # AES-256-GCM blob (sigil.store.sealing); NULL once the version is destroyed.
+    sealed_private: Mapped[bytes | None] = mapped_column(LargeBinary(128), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # enabled | disabled | destroyed
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """One audit event. ``hash`` = HMAC-SHA-256(audit key, prev_hash || canonical entry), so an
+    edited, inserted or removed entry breaks the chain (sigil.store.audit.verify_chain)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_key", "key_id"),)
+
+
+class AuditHead(Base):
+    """The chain's tip in a single row. Appends lock it, which serialises writers across worker
+    processes and nodes, and it lets verification notice a truncated tail."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
