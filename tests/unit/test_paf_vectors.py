@@ -124,12 +124,36 @@ def _response_cases() -> list[Case]:
     cases = []
     # get-new-id response: signed by the operator key, timestamp after the identifier signature.
     for profile in ("implementation", "legacy"):
-        cases.append(Case("getNewIdResponse.json", "get_new_id_response", whole("getNewIdResponse.json"),
-                          profile, "operator", True))
-    cases.append(Case("getNewIdResponse.json", "get_new_id_response", whole("getNewIdResponse.json"),
-                      "spec", "operator", False))
-    cases.append(Case("getNewIdResponse.json", "get_new_id_response", whole("getNewIdResponse.json"),
-                      "implementation", "cmp", False))
+        cases.append(
+            Case(
+                "getNewIdResponse.json",
+                "get_new_id_response",
+                whole("getNewIdResponse.json"),
+                profile,
+                "operator",
+                True,
+            )
+        )
+    cases.append(
+        Case(
+            "getNewIdResponse.json",
+            "get_new_id_response",
+            whole("getNewIdResponse.json"),
+            "spec",
+            "operator",
+            False,
+        )
+    )
+    cases.append(
+        Case(
+            "getNewIdResponse.json",
+            "get_new_id_response",
+            whole("getNewIdResponse.json"),
+            "implementation",
+            "cmp",
+            False,
+        )
+    )
     # Generator quirk: these say the operator sent them, but the client (cmp) key signed them.
     for file, type_name in [
         ("getIdsPrefsResponse_known.json", "get_ids_prefs_response"),
@@ -161,8 +185,9 @@ def _request_cases() -> list[Case]:
         cases.append(Case(file, type_name, whole(file), "spec", "cmp", spec_valid, context))
     delete = "deleteIdsPrefsRequest.json"
     origin = {"origin": RETURN_URL}
-    cases.append(Case(delete, "delete_ids_prefs_request", whole(delete), "implementation", "operator", False,
-                      origin))
+    cases.append(
+        Case(delete, "delete_ids_prefs_request", whole(delete), "implementation", "operator", False, origin)
+    )
     cases.append(Case(delete, "delete_ids_prefs_request", whole(delete), "legacy", "cmp", False))
     return cases
 
@@ -189,7 +214,9 @@ def test_vector_outcome(case: Case) -> None:
 )
 def test_delete_request_verifies_with_inferred_origin() -> None:
     obj = read("deleteIdsPrefsRequest.json")
-    result = verify_object("delete_ids_prefs_request", obj, public_key=key("cmp"), context={"origin": RETURN_URL})
+    result = verify_object(
+        "delete_ids_prefs_request", obj, public_key=key("cmp"), context={"origin": RETURN_URL}
+    )
     assert result.valid
 
 
@@ -212,14 +239,24 @@ def test_identity_documents_publish_the_same_keys(file: str, name: str) -> None:
 
 def test_identifier_input() -> None:
     expected = SEP.join(
-        ["operator.paf-operation-domain.io", "1642504380", "paf_browser_id", "7435313e-caee-4889-8ad7-0acd0114ae3c"]
+        [
+            "operator.paf-operation-domain.io",
+            "1642504380",
+            "paf_browser_id",
+            "7435313e-caee-4889-8ad7-0acd0114ae3c",
+        ]
     )
     assert signature_input("identifier", read("id.json")) == expected
 
 
 def test_unpersisted_identifier_input_ignores_persisted_and_version() -> None:
     expected = SEP.join(
-        ["operator.paf-operation-domain.io", "1643041140", "paf_browser_id", "2e71121a-4feb-4a34-b7d1-839587d36390"]
+        [
+            "operator.paf-operation-domain.io",
+            "1643041140",
+            "paf_browser_id",
+            "2e71121a-4feb-4a34-b7d1-839587d36390",
+        ]
     )
     assert signature_input("identifier", read("unpersistedId.json")) == expected
 
@@ -237,8 +274,9 @@ def test_preferences_inputs_before_and_after_binding() -> None:
 
 def test_delete_request_input_with_origin() -> None:
     expected = SEP.join(["cmp.com", "operator.paf-operation-domain.io", "1643041140", RETURN_URL])
-    text = signature_input("delete_ids_prefs_request", read("deleteIdsPrefsRequest.json"),
-                           context={"origin": RETURN_URL})
+    text = signature_input(
+        "delete_ids_prefs_request", read("deleteIdsPrefsRequest.json"), context={"origin": RETURN_URL}
+    )
     assert text == expected
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sigil.crypto import ecdsa
 from sigil.crypto.ecdsa import PublicKey
 from sigil.crypto.encoding import b64decode, b64encode
-from sigil.errors import InvalidPublicKey, MissingField, WrongFieldType
+from sigil.errors import BadRequest, InvalidPublicKey, MissingField, WrongFieldType
 from sigil.objects.profiles import DEFAULT_PROFILE, check_profile
 from sigil.objects.rules import build_input, format_value, json_type, resolve
 from sigil.objects.types import ObjectType, get_type
@@ -284,28 +284,43 @@ def verify_chain(links: Sequence[ChainLink], keys: Mapping[str, PublicKey]) -> C
     Each link's context comes from the other links: preferences bind the identifiers' signatures,
     a seed binds the identifiers and preferences, transmissions bind the seed's signature. So a
     changed field fails its own link's signature, and a changed signature also fails every link
-    that signed over it.
+    that signed over it. A link that cannot be checked (a field missing, no key for its signer) is
+    reported as failed with the reason; an unknown type or profile still raises.
     """
     derived = _chain_context(links)
     results: list[LinkResult] = []
     for index, link in enumerate(links):
         object_type = get_type(link.type_name)
+        check_profile(link.profile)
         label = link.label or f"{index}:{link.type_name}"
-        context = _link_context(link, derived)
-        text = signature_input(link.type_name, link.object, profile=link.profile, context=context)
-        key_name = link.key
-        if key_name is None:
-            message, _ = _message_and_context(object_type, link.object, None)
-            [(where, value)] = resolve(message, object_type.domain_path)
-            key_name = format_value(value, "str", where)
-        public_key = keys.get(key_name)
-        if public_key is None:
-            reason = f"no public key for {key_name!r}"
-            results.append(LinkResult(label, link.type_name, key_name, False, text, reason))
-            continue
-        verified = verify_object(
-            link.type_name, link.object, public_key=public_key, profile=link.profile, context=context
-        )
-        reason = None if verified.valid else "signature does not verify"
-        results.append(LinkResult(label, link.type_name, key_name, verified.valid, text, reason))
+        try:
+            results.append(_verify_link(object_type, link, label, _link_context(link, derived), keys))
+        except BadRequest as exc:  # one malformed link is a finding of the audit, not a crash
+            key_name = link.key or "?"
+            results.append(
+                LinkResult(label, link.type_name, key_name, False, "", f"{exc.code}: {exc.detail}")
+            )
     return ChainReport(tuple(results))
+
+
+def _verify_link(
+    object_type: ObjectType,
+    link: ChainLink,
+    label: str,
+    context: Mapping[str, Any] | None,
+    keys: Mapping[str, PublicKey],
+) -> LinkResult:
+    text = signature_input(link.type_name, link.object, profile=link.profile, context=context)
+    key_name = link.key
+    if key_name is None:
+        message, _ = _message_and_context(object_type, link.object, None)
+        [(where, value)] = resolve(message, object_type.domain_path)
+        key_name = format_value(value, "str", where)
+    public_key = keys.get(key_name)
+    if public_key is None:
+        return LinkResult(label, link.type_name, key_name, False, text, f"no public key for {key_name!r}")
+    verified = verify_object(
+        link.type_name, link.object, public_key=public_key, profile=link.profile, context=context
+    )
+    reason = None if verified.valid else "signature does not verify"
+    return LinkResult(label, link.type_name, key_name, verified.valid, text, reason)

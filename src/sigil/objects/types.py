@@ -198,9 +198,7 @@ _SPEC_RESPONSE = _rule(_SENDER, _RECEIVER, _TIMESTAMP, _PREFS_OPT, _IDS_OPT)
 GET_IDS_PREFS_RESPONSE = _response("get_ids_prefs_response", spec=_SPEC_RESPONSE)
 POST_IDS_PREFS_RESPONSE = _response("post_ids_prefs_response", spec=_SPEC_RESPONSE)
 GET_NEW_ID_RESPONSE = _response("get_new_id_response", spec=_rule(_SENDER, _RECEIVER, _TIMESTAMP, _IDS))
-DELETE_IDS_PREFS_RESPONSE = _response(
-    "delete_ids_prefs_response", spec=_rule(_SENDER, _RECEIVER, _TIMESTAMP)
-)
+DELETE_IDS_PREFS_RESPONSE = _response("delete_ids_prefs_response", spec=_rule(_SENDER, _RECEIVER, _TIMESTAMP))
 
 # --- registry ----------------------------------------------------------------------------------
 
