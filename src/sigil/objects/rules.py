@@ -95,7 +95,7 @@ class Rule:
     parts: tuple[Part, ...]
 
     def describe(self) -> str:
-        """A one-line human form used in docs and error messages: ``a ⁣ b ⁣ c``."""
+        """A one-line human form for docs and help: parts joined with `` S `` (S = U+2063)."""
         return " S ".join(describe_part(part) for part in self.parts)
 
 
