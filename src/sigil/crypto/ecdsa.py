@@ -362,7 +362,7 @@ def sign(
         _check_input(message, digest, h)
         _check_encoding(curve, encoding)
         return _k1_sign(key._key, _k1_digest(message, digest, h), encoding, deterministic)
-    h = hash_name or curve.default_hash
+    h = curve.default_hash if hash_name is None else hash_name
     if (
         digest is None
         and message is not None
@@ -520,7 +520,7 @@ def verify(
         if not isinstance(signature, bytes):
             return False
         return _k1_verify(public_key, signature, _k1_digest(message, digest, h), encoding, low_s)
-    h = hash_name or curve.default_hash
+    h = curve.default_hash if hash_name is None else hash_name
     if digest is None and message is not None and encoding == "der" and not low_s and h in curve.hashes:
         # The hot path: one backend call.
         try:
