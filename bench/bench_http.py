@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +68,8 @@ class Server:
         self.cwd = cwd
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix=f"sigil-bench-{name}-", suffix=".log", delete=False)
+        fd, self.log_path = tempfile.mkstemp(prefix=f"sigil-bench-{name}-", suffix=".log")
+        self._log = os.fdopen(fd, "wb")
 
     @property
     def base_url(self) -> str:
@@ -84,7 +84,7 @@ class Server:
         return self
 
     def log_tail(self, n: int = 2000) -> str:
-        with open(self._log.name, "rb") as f:
+        with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")[-n:]
 
     def wait_ready(self, timeout: float = 90.0, path: str = "/healthz") -> None:
@@ -126,16 +126,44 @@ class Server:
             todo.extend(children.get(pid, []))
         return out
 
+    def connections_per_process(self) -> dict[str, int]:
+        """Established client connections to our port held by each server process (pid -> count).
+
+        Shows how the kernel/granian spread the load generator's keep-alive connections over the
+        workers; a lopsided spread with few connections leaves a core idle.
+        """
+        inodes: set[str] = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                cols = row.split()
+                if cols[3] == "01" and int(cols[1].rsplit(":", 1)[1], 16) == self.port:
+                    inodes.add(cols[9])
+        counts: dict[str, int] = {}
+        for pid in self.pids():
+            n = 0
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    with contextlib.suppress(OSError):
+                        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                        if link.startswith("socket:[") and link[8:-1] in inodes:
+                            n += 1
+            if n:
+                counts[str(pid)] = n
+        return counts
+
     def stop(self) -> None:
         proc = self.proc
-        if proc is None or proc.poll() is not None and not self._group_alive():
+        if proc is None or (proc.poll() is not None and not self._group_alive()):
             return
         log(f"stopping {self.name}")
         self._signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
         deadline = time.monotonic() + 5
         while self._group_alive() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -269,6 +297,7 @@ def _summary(runs: list[dict]) -> dict:
         "non2xx": sum(r["non2xx"] for r in runs),
         "socket_errors": sum(r["errors"] - r["non2xx"] for r in runs),
         "first_bad": next((r["first_bad"] for r in runs if r["first_bad"]), ""),
+        "connections_per_worker": [sorted(r.get("probe", {}).values(), reverse=True) for r in runs],
     }
 
 
@@ -297,7 +326,10 @@ def measure(
                 if warmup > 0:
                     w = run_load(lg, t.sign_url, body_file, t.token, connections, warmup, threads)
                     warm_errors += w["errors"]
-                res = run_load(lg, t.sign_url, body_file, t.token, connections, duration, threads)
+                res = run_load(
+                    lg, t.sign_url, body_file, t.token, connections, duration, threads,
+                    probe=t.server.connections_per_process,
+                )  # fmt: skip
                 log(f"http_sign round {i + 1}/{rounds} {t.name}: {res['rps']:.0f} req/s, "
                     f"p99 {res['latency_us']['p99'] / 1000:.1f} ms, errors {res['errors']}")  # fmt: skip
                 runs[role].append(res)
@@ -323,7 +355,8 @@ def measure(
             "loadgen_threads": threads, "keep_alive": True, "body": body,
             "subject_path": subject.sign_path.replace(subject.info.get("key_id", "\0"), "{key_id}"),
             "subject_auth": bool(subject.token),
-            "subject_command": subject.info.get("command"), "reference_command": reference.info.get("command"),
+            "subject_command": subject.info.get("command"),
+            "reference_command": reference.info.get("command"),
         },
     }  # fmt: skip
 
@@ -342,7 +375,10 @@ def run(
     lg = lg or find_loadgen()
     with contextlib.ExitStack() as stack:
         ref = start_reference(stack, workers)
-        sub = start_sigil(stack, workers) if target == "sigil" else start_reference(stack, workers, "reference-2")
+        if target == "sigil":
+            sub = start_sigil(stack, workers)
+        else:
+            sub = start_reference(stack, workers, "reference-2")
         out = measure(ref, sub, lg, connections=connections, duration=duration, warmup=warmup,
                       rounds=rounds, threads=threads)  # fmt: skip
     out["loadgen"] = lg.describe()

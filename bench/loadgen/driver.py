@@ -8,6 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +99,12 @@ def run_load(
     duration: float = 8.0,
     threads: int = 1,
     timeout_s: int = 30,
+    probe: Callable[[], object] | None = None,
 ) -> dict:
-    """Run one load test; return wrk's summary dict plus ``rps`` and ``errors`` (non-2xx + socket)."""
+    """Run one load test; return wrk's summary dict plus ``rps`` and ``errors`` (non-2xx + socket).
+
+    ``probe``, if given, is called once a second into the run and its result stored as ``probe``.
+    """
     env = dict(os.environ, WRK_BODY_FILE=str(body_file), WRK_TOKEN=token)
     if lg.kind == "wrk":
         cmd = [
@@ -115,14 +121,25 @@ def run_load(
             sys.executable, str(PYLOAD), "--url", url, "--body-file", str(body_file),
             "--token", token, "-c", str(connections), "-d", str(duration),
         ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=duration + timeout_s + 60)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    probed: object = None
+    try:
+        if probe is not None and duration > 1.5:
+            time.sleep(1.0)
+            probed = probe()
+        stdout, stderr = proc.communicate(timeout=duration + timeout_s + 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(
-            f"load generator failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]} "
-            f"{proc.stdout.strip()[-500:]}"
+            f"load generator failed (exit {proc.returncode}): {stderr.strip()[-500:]} {stdout.strip()[-500:]}"
         )
     res = json.loads(line[len("WRKJSON ") :])
+    if probe is not None:
+        res["probe"] = probed
     secs = res["duration_us"] / 1e6
     res["rps"] = round(res["requests"] / secs, 1) if secs else 0.0
     sock = res["socket_errors"]

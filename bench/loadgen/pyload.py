@@ -81,9 +81,7 @@ async def _main(args: argparse.Namespace) -> dict:
     lat: list[float] = []
     start = time.perf_counter()
     deadline = start + args.duration
-    await asyncio.gather(
-        *(_conn(host, port, request, deadline, stats, lat) for _ in range(args.connections))
-    )
+    await asyncio.gather(*(_conn(host, port, request, deadline, stats, lat) for _ in range(args.connections)))
     elapsed = time.perf_counter() - start
     lat.sort()
 
