@@ -22,7 +22,7 @@ from sigil.keys.service import KeyService
 from sigil.server import problems
 from sigil.server.http import Endpoint, json
 from sigil.server.openapi import build_openapi
-from sigil.server.routes import audit, health, jwt, keys, sign, tokens
+from sigil.server.routes import audit, health, jwt, keys, objects, sign, tokens
 from sigil.server.settings import Settings
 from sigil.store.db import Database
 from sigil.store.generation import Generation
@@ -31,7 +31,7 @@ from sigil.store.sealing import Sealer
 
 log = logging.getLogger("sigil.server")
 
-ROUTE_MODULES = (health, tokens, keys, sign, jwt, audit)
+ROUTE_MODULES = (health, tokens, keys, sign, jwt, audit, objects)
 SWEEP_SECONDS = 30.0
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
