@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sigil.client import ApiError, ClientError, KeysClient, ServerUnreachable
+from sigil.client import ApiError, ClientError, KeysClient, ServerUnreachable, TransportFailure
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout (same fields as the API).")
 
@@ -37,6 +37,8 @@ def describe_error(exc: ClientError) -> str:
     """One clear sentence for an SDK error (the token is never part of it)."""
     if isinstance(exc, ServerUnreachable):
         return f"cannot reach Sigil at {exc.url} (is `sigil serve` running?)"
+    if isinstance(exc, TransportFailure):
+        return f"the connection to Sigil at {exc.url} failed: {exc.reason}"
     if isinstance(exc, ApiError):
         if exc.status == 401:
             return "token missing or invalid (set SIGIL_TOKEN)"

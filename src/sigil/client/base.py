@@ -32,6 +32,15 @@ class ServerUnreachable(ClientError):
         super().__init__(f"cannot reach Sigil at {url}: {reason}")
 
 
+class TransportFailure(ClientError):
+    """Connected, but the exchange failed midway (connection reset, protocol error, read timeout)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"request to Sigil at {url} failed: {reason}")
+
+
 class ApiError(ClientError):
     """The server answered with an error status (normally an RFC 9457 problem+json body)."""
 
@@ -150,10 +159,12 @@ class BaseClient:
         """Send one request; return the decoded JSON body, or raise ``ApiError``/``ServerUnreachable``."""
         try:
             response = self._http.request(method, path, json=json, params=params)
-        except httpx.TimeoutException:
-            raise ServerUnreachable(self.url, "timed out") from None
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ServerUnreachable(self.url, type(exc).__name__) from None
+        except httpx.TimeoutException as exc:
+            raise TransportFailure(self.url, f"{type(exc).__name__} (no answer in time)") from None
+        except httpx.TransportError as exc:
+            raise TransportFailure(self.url, f"{type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
             raise _problem_from_response(response)
         if not response.content:
