@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from sigil.cli import audit, jwt, keys, serve, sign, tokens
+from sigil.cli import audit, jwt, keys, objects, serve, sign, tokens
 
 app = typer.Typer(
     name="sigil",
@@ -26,6 +26,7 @@ app.command("sign")(sign.sign_command)
 app.command("verify")(sign.verify_command)
 app.command("jwt")(jwt.jwt_command)
 app.add_typer(audit.app, name="audit")
+app.add_typer(objects.app, name="objects")
 
 
 if __name__ == "__main__":
