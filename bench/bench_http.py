@@ -219,8 +219,8 @@ class Target:
 def granian_reference_cmd(port: int, workers: int) -> list[str]:
     return [
         *_tool("granian"), "--interface", "asgi", "--workers", str(workers), "--host", "127.0.0.1",
-        "--port", str(port), "--no-access-log", "--log-level", "warning", "--working-dir", str(BENCH),
-        "reference_app:app",
+        "--port", str(port), "--backlog", "2048", "--no-access-log", "--log-level", "warning",
+        "--working-dir", str(BENCH), "reference_app:app",
     ]  # fmt: skip
 
 

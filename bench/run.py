@@ -112,27 +112,36 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({loc})" if loc else name
 
 
-def profile_sigil(target: bench_http.Target, lg: LoadGen, seconds: float, connections: int) -> dict:
-    """py-spy record on one Sigil worker while wrk loads the sign route; top self/inclusive functions."""
+IDLE_LEAVES = ("Condition.wait", "EpollSelector.select", "select (selectors.py)", "Event.wait", "Thread.join")
+BOILERPLATE = ("typer/", "granian/", "multiprocessing/", "threading.py", "asyncio/", "<module>", "sigil/cli/",
+               "sigil/server/runner.py", "click/")  # fmt: skip
+
+
+def profile_sigil(
+    target: bench_http.Target, lg: LoadGen, seconds: float, connections: int, body: dict
+) -> dict:
+    """py-spy record on one Sigil worker while wrk loads the sign route with ``body``.
+
+    Returns per-thread busy shares and the top self / inclusive functions over busy samples
+    (idle waits dropped; process bootstrap frames left out of the inclusive list).
+    """
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists():
         return {"error": "py-spy not found"}
-    pids = [p for p in target.server.pids() if p != target.server.proc.pid]  # type: ignore[union-attr]
-    if not pids:
-        pids = target.server.pids()
-    body = {"data": bench_http.SIGN_MESSAGE}
+    main_pid = target.server.proc.pid  # type: ignore[union-attr]
+    pids = [p for p in target.server.pids() if p != main_pid] or [main_pid]
     with tempfile.TemporaryDirectory(prefix="sigil-bench-prof-") as tmp:
         body_file = Path(tmp) / "body.json"
         body_file.write_text(json.dumps(body))
         out = Path(tmp) / "stacks.txt"
         pid = pids[-1]
-        cmd = [pyspy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "-f", "raw",
-               "-o", str(out), "--nonblocking"]  # fmt: skip
+        cmd = [pyspy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100", "-f", "raw", "-t",
+               "-o", str(out)]  # fmt: skip
         log(f"profiling sigil worker {pid}: {' '.join(cmd)}")
         prof = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             time.sleep(0.5)
-            run_load(lg, target.sign_url, body_file, target.token, connections, seconds + 1)
+            load = run_load(lg, target.sign_url, body_file, target.token, connections, seconds + 1)
             _, err = prof.communicate(timeout=seconds + 30)
         finally:
             if prof.poll() is None:
@@ -142,29 +151,47 @@ def profile_sigil(target: bench_http.Target, lg: LoadGen, seconds: float, connec
             return {"error": f"py-spy produced nothing: {err.strip()[-500:]}"}
         self_c: Counter[str] = Counter()
         incl: Counter[str] = Counter()
-        total = 0
+        per_thread: Counter[str] = Counter()
+        total = idle = 0
         for line in out.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             if not stack or not count.isdigit():
                 continue
             n = int(count)
-            frames = [_frame_name(f) for f in stack.split(";")]
-            # Skip the "process/thread" pseudo-frames py-spy may prepend.
-            frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+            raw = stack.split(";")
+            thread = next((f for f in raw if f.startswith("thread ")), "thread ?")
+            frames = [_frame_name(f) for f in raw if not f.startswith(("process ", "thread "))]
             if not frames:
                 continue
+            if frames[-1].startswith(IDLE_LEAVES):
+                idle += n
+                continue
             total += n
+            # Name the thread by its outermost project/library function (e.g. AuditWriter._run).
+            label = next(
+                (f for f in frames if "sigil/" in f and "cli/" not in f and "runner" not in f), thread
+            )
+            per_thread["main loop" if "run_until_complete" in stack else label] += n
             self_c[frames[-1]] += n
             for f in set(frames):
-                incl[f] += n
+                if not any(b in f for b in BOILERPLATE):
+                    incl[f] += n
     if not total:
-        return {"error": "no samples"}
+        return {"error": "no busy samples"}
 
     def top(c: Counter[str], k: int) -> list[list[object]]:
         return [[name, round(100 * n / total, 1)] for name, n in c.most_common(k)]
 
-    return {"worker_pid": pid, "samples": total, "seconds": seconds, "self_pct_top": top(self_c, 20),
-            "inclusive_pct_top": top(incl, 40)}  # fmt: skip
+    return {
+        "worker_pid": pid,
+        "seconds": seconds,
+        "load_rps_while_profiled": load["rps"],
+        "busy_samples": total,
+        "idle_samples_dropped": idle,
+        "busy_pct_by_thread": top(per_thread, 5),
+        "self_pct_top": top(self_c, 20),
+        "inclusive_pct_top": top(incl, 30),
+    }
 
 
 def main() -> int:
@@ -233,10 +260,15 @@ def main() -> int:
                     except Exception as e:
                         doc["batch_sign"] = {"error": repr(e), "traceback": traceback.format_exc()[-2000:]}
                 if a.profile and a.target == "sigil":
-                    try:
-                        doc["profile_sigil_sign"] = profile_sigil(sub, lg, 6.0 if a.quick else 10.0, 32)
-                    except Exception as e:
-                        doc["profile_sigil_sign"] = {"error": repr(e)}
+                    secs = 6.0 if a.quick else 10.0
+                    for key, body, conns in (
+                        ("profile_sigil_sign", {"data": bench_http.SIGN_MESSAGE}, 32),
+                        ("profile_sigil_batch", bench_batch.batch_body(), 4),
+                    ):
+                        try:
+                            doc[key] = profile_sigil(sub, lg, secs, conns, body)
+                        except Exception as e:
+                            doc[key] = {"error": repr(e), "traceback": traceback.format_exc()[-2000:]}
 
     summary: dict = {}
     http = doc.get("http_sign", {})
