@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,13 @@ def fetch_report(db_url: str | None) -> dict[str, Any]:
     return dict(result) if isinstance(result, Mapping) else {"ok": bool(result)}
 
 
+def readable_time(value: Any) -> Any:
+    """Audit times are microseconds since the epoch; show them as ISO 8601 UTC in tables."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1_000_000, tz=UTC).isoformat(timespec="milliseconds")
+    return value
+
+
 @app.command("show")
 def show(
     after: int = typer.Option(0, "--after", min=0, help="Only entries with seq greater than this."),
@@ -78,7 +86,8 @@ def show(
     if as_json:
         print_json({"entries": entries})
     else:
-        print_table(entries, ENTRY_COLUMNS, title="audit entries")
+        rows = [{**entry, "time": readable_time(entry.get("time"))} for entry in entries]
+        print_table(rows, ENTRY_COLUMNS, title="audit entries")
 
 
 @app.command("verify")

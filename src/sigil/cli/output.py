@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,16 @@ from sigil.client import ApiError, ClientError, KeysClient, ServerUnreachable, T
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout (same fields as the API).")
 
-stdout = Console(soft_wrap=True)
+PIPE_WIDTH = 200  # rich assumes 80 columns off a terminal; tables in pipes and logs should not fold ids
+
+
+def _width(stream_is_tty: bool) -> int | None:
+    if stream_is_tty or "COLUMNS" in os.environ:
+        return None
+    return PIPE_WIDTH
+
+
+stdout = Console(soft_wrap=True, width=_width(sys.stdout.isatty()))
 stderr = Console(stderr=True, soft_wrap=True)
 
 
