@@ -157,6 +157,16 @@ class Server:
         return counts
 
     def stop(self) -> None:
+        try:
+            self._stop()
+        finally:
+            # Server logs are only for errors (their tail goes into the exception); keep them on request.
+            self._log.close()
+            if not os.environ.get("SIGIL_BENCH_KEEP_LOGS"):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.log_path)
+
+    def _stop(self) -> None:
         proc = self.proc
         if proc is None or (proc.poll() is not None and not self._group_alive()):
             return
