@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -15,6 +17,8 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
+
+from sigil.client import ApiError, KeysClient
 
 SIGIL_BIN = Path(sys.executable).parent / "sigil"
 
@@ -366,3 +370,61 @@ def test_audit_direct_from_data_dir(server: Any, token: str, p256_key: str) -> N
     report = sigil(server, "audit", "verify", "--data-dir", str(data_dir), "--json")
     assert report.code == 0, report.stderr
     assert report.json()["ok"] is True
+
+
+def test_audit_verify_detects_an_edited_entry(server: Any, token: str, p256_key: str, tmp_path: Path) -> None:
+    data_dir = getattr(server, "data_dir", None)
+    if data_dir is None or not (Path(data_dir) / "sigil.db").exists():
+        pytest.skip("the server fixture does not expose a SQLite data dir")
+    sigil(server, "sign", p256_key, "to be tampered with", token=token)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy2(Path(data_dir) / "master.key", copy / "master.key")
+    with sqlite3.connect(Path(data_dir) / "sigil.db") as live, sqlite3.connect(copy / "sigil.db") as snapshot:
+        live.backup(snapshot)
+    db_url = f"sqlite:///{copy / 'sigil.db'}"
+    assert sigil(server, "audit", "verify", "--db", db_url, "--json").json()["ok"] is True
+
+    with sqlite3.connect(copy / "sigil.db") as db:
+        db.execute("UPDATE audit_log SET outcome = 'edited' WHERE seq = (SELECT MIN(seq) + 1 FROM audit_log)")
+    broken = sigil(server, "audit", "verify", "--data-dir", str(copy), "--json")
+    assert broken.code == 1
+    report = json.loads(broken.stdout)
+    assert report["ok"] is False
+    assert report["first_bad_seq"] is not None
+    human = sigil(server, "audit", "verify", "--data-dir", str(copy))
+    assert human.code == 1 and "BROKEN" in human.stdout
+
+
+# --- the SDK the CLI is built on ----------------------------------------------------------------------------
+
+
+def test_sdk_roundtrip(server: Any, token: str) -> None:
+    with KeysClient(url=server.url, token=token) as client:
+        key = client.create_key("P-256", label="sdk", jwt=True)
+        key_id = key["key_id"]
+        single = client.sign(key_id, data_bytes=b"\x00\x01")
+        assert client.verify(single.signature_bytes, key_id=key_id, data_bytes=b"\x00\x01")
+        assert client.verify(single.signature, public_key=key["public_key_pem"], data_bytes=b"\x00\x01")
+        assert not client.verify(single.signature, key_id=key_id, data="other")
+
+        batch = client.sign_batch(key_id, ["a", b"b", "c"])
+        assert len(batch.signatures) == 3
+        assert client.verify(batch.signatures[1], public_key=key["public_key_jwk"], data_bytes=b"b")
+        digests = [hashlib.sha256(m).digest() for m in (b"x", b"y")]
+        prehashed = client.sign_batch(key_id, digests, prehashed=True)
+        assert client.verify(prehashed.signatures[0], key_id=key_id, data="x")
+
+        assert client.public_key(key_id)["versions"][0]["public_key_pem"] == key["public_key_pem"]
+        assert any(jwk["kid"] == f"{key_id}:1" for jwk in client.jwks(key_id)["keys"])
+        assert any(jwk["kid"] == f"{key_id}:1" for jwk in client.jwks()["keys"])
+        assert client.issue_jwt(key_id, {"sub": "sdk"}).alg == "ES256"
+        with pytest.raises(ApiError) as info:
+            client.get_key("key_missing")
+        assert (info.value.status, info.value.code) == (404, "not_found")
+        with pytest.raises(ApiError) as info:
+            client.audit()
+        assert info.value.status == 403
+    with KeysClient(url=server.url, token=server.admin_token) as admin:
+        assert admin.audit(limit=5)
+        assert admin.audit_verify()["ok"] is True
