@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -233,24 +234,29 @@ def test_vector_outcome(anon: httpx.Client, vector: Vector) -> None:
     )
 
 
+def delete_request_origin() -> str:
+    """The origin deleteIdsPrefsRequest.json was really signed with (not the README's guess): the
+    generator's ``originalAdvertiserUrl`` after ``getRedirectUrl`` had set ``paf`` on it in place
+    (see tests/unit/test_paf_vectors.py and docs/objects.md)."""
+    redirect_response = {"code": 200, "response": read("postIdsPrefsResponse.json")}
+    paf = base64.b64encode(json.dumps(redirect_response, separators=(",", ":")).encode()).decode()
+    return f"{RETURN_URL.split('?')[0]}?{urlencode({'utm_content': 'campaign content', 'paf': paf})}"
+
+
 @vectors_present
-@pytest.mark.xfail(
-    strict=True,
-    reason="README: 'verify (medium confidence: origin string inferred from generator)'; the signature "
-    "does not verify with the stated input (see tests/unit/test_paf_vectors.py and docs/objects.md)",
-)
-def test_delete_request_vector_with_inferred_origin(anon: httpx.Client) -> None:
-    out = verify(
-        anon,
-        "delete_ids_prefs_request",
-        read("deleteIdsPrefsRequest.json"),
-        public_key=pem("cmp"),
-        context={"origin": RETURN_URL},
+def test_delete_request_vector_verifies_with_the_generators_origin(anon: httpx.Client) -> None:
+    origin = delete_request_origin()
+    obj = read("deleteIdsPrefsRequest.json")
+    out = verify(anon, "delete_ids_prefs_request", obj, public_key=pem("cmp"), context={"origin": origin})
+    assert out == {
+        "valid": True,
+        "signature_input": SEP.join(["cmp.com", "operator.paf-operation-domain.io", "1643041140", origin]),
+    }
+    # the README's inferred origin (the example return URL as written) does not verify
+    readme = verify(
+        anon, "delete_ids_prefs_request", obj, public_key=pem("cmp"), context={"origin": RETURN_URL}
     )
-    assert out["signature_input"] == SEP.join(
-        ["cmp.com", "operator.paf-operation-domain.io", "1643041140", RETURN_URL]
-    )
-    assert out["valid"] is True
+    assert readme["valid"] is False
 
 
 @vectors_present

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -256,7 +257,18 @@ OFFLINE = [
     ("redirectPostIdsPrefsRequest.json", "post_ids_prefs_request", "legacy", CMP_PEM, None, True),
     ("redirectPostIdsPrefsRequest.json", "post_ids_prefs_request", "legacy", OPERATOR_PEM, None, False),
     ("deleteIdsPrefsRequest.json", "delete_ids_prefs_request", "legacy", CMP_PEM, None, False),
+    ("deleteIdsPrefsRequest.json", "delete_ids_prefs_request", None, CMP_PEM, "delete", True),
 ]
+
+
+def delete_request_origin() -> str:
+    """The origin deleteIdsPrefsRequest.json was signed with (see tests/unit/test_paf_vectors.py)."""
+    response = json.loads((PARTIALS / "postIdsPrefsResponse.json").read_text())
+    paf = base64.b64encode(
+        json.dumps({"code": 200, "response": response}, separators=(",", ":")).encode()
+    ).decode()
+    base = "https://advertiser.com/news/2022/02/07/something-crazy-happened"
+    return f"{base}?{urlencode({'utm_content': 'campaign content', 'paf': paf})}"
 
 
 @vectors_present
@@ -291,6 +303,8 @@ def test_offline_verify_of_vector_files(
             "--context",
             write(tmp_path, "ctx.json", {"identifiers": [json.loads((PARTIALS / "id.json").read_text())]}),
         ]
+    elif context == "delete":
+        args += ["--context", write(tmp_path, "ctx.json", {"origin": delete_request_origin()})]
     elif context == "rest":
         args += ["--context", write(tmp_path, "ctx.json", REST)]
     out = sigil(*args)  # SIGIL_URL points at a closed port: this is offline

@@ -6,12 +6,14 @@ holding ``paf/``. Every file of ``spec-partials/`` is covered below (``test_ever
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -203,21 +205,40 @@ def test_vector_outcome(case: Case) -> None:
     assert result.valid is case.valid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "README: 'verify (medium confidence: origin string inferred from generator)'. With origin = "
-        "the example returnUrl the input is exactly the README's, but the DER signature does not verify "
-        "with either published key; neither do ~60 other origin / referer+returnUrl guesses. The origin "
-        "the generator really used is unknown, so this stays an expected failure until it is found."
-    ),
-)
-def test_delete_request_verifies_with_inferred_origin() -> None:
+def delete_request_origin() -> str:
+    """The origin deleteIdsPrefsRequest.json was signed with (the README's guess is wrong).
+
+    The generator (OneKey-implementation ``paf-mvp-demo-express/scripts/generate-examples.ts``) keeps
+    ``originalAdvertiserUrl`` as one ``URL`` object and passes it to ``getRedirectUrl(url, response)``
+    for the redirect-response examples, which sets ``url.searchParams`` in place. By the time the
+    delete request was signed with ``{origin: originalAdvertiserUrl.toString()}``, the URL carried
+    ``paf`` = base64 of ``{"code":200,"response":<postIdsPrefsResponse.json>}``, and URLSearchParams
+    had re-encoded ``%20`` as ``+``. The same string is the ``returnUrl`` of OneKey's
+    ``redirectDeleteIdsPrefsRequest.json`` (addressability-framework commit 7ab649c).
+    """
+    redirect_response = {"code": 200, "response": read("postIdsPrefsResponse.json")}
+    paf = base64.b64encode(json.dumps(redirect_response, separators=(",", ":")).encode()).decode()
+    base = RETURN_URL.split("?")[0]
+    return f"{base}?{urlencode({'utm_content': 'campaign content', 'paf': paf})}"
+
+
+def test_delete_request_verifies_with_the_generators_origin() -> None:
+    obj = read("deleteIdsPrefsRequest.json")
+    origin = delete_request_origin()
+    assert origin.startswith(RETURN_URL.replace("%20", "+") + "&paf=eyJjb2RlIjoyMDAs")
+    result = verify_object("delete_ids_prefs_request", obj, public_key=key("cmp"), context={"origin": origin})
+    assert result.valid
+    assert result.signature_input == SEP.join(
+        ["cmp.com", "operator.paf-operation-domain.io", "1643041140", origin]
+    )
+
+
+def test_delete_request_does_not_verify_with_the_readmes_origin() -> None:
     obj = read("deleteIdsPrefsRequest.json")
     result = verify_object(
         "delete_ids_prefs_request", obj, public_key=key("cmp"), context={"origin": RETURN_URL}
     )
-    assert result.valid
+    assert not result.valid
 
 
 def test_every_file_is_covered() -> None:
