@@ -28,7 +28,7 @@ check: $(STAMP)
 
 ## Benchmarks; prints one JSON document.
 bench: $(STAMP)
-	$(PY) bench/run.py
+	@$(PY) bench/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -20,7 +20,7 @@ from sigil.keys.context import Context
 from sigil.keys.lifecycle import KeyLifecycle
 from sigil.keys.model import DESTROYED, ENABLED, LoadedKey, LoadedVersion, Principal
 from sigil.keys.repository import KeyCache, owned
-from sigil.store.audit import AuditEvent, now_us
+from sigil.store.audit import AuditEvent, batch_event
 
 MAX_JWT_LIFETIME = 31_536_000  # one year, in seconds
 
@@ -32,15 +32,15 @@ class Message:
     message: bytes | None = None
     digest: bytes | None = None
 
-    def audit_sha256(self, hash_name: str) -> str:
+    def audit_sha256(self, hash_name: str) -> bytes:
         """The audit log's "SHA-256 of the signed message": computed from the message when we have
         it; a SHA-256 digest is that value already; another digest is recorded hashed once more."""
         if self.message is not None:
-            return hashlib.sha256(self.message).hexdigest()
+            return hashlib.sha256(self.message).digest()
         assert self.digest is not None
         if hash_name == "SHA-256":
-            return self.digest.hex()
-        return hashlib.sha256(self.digest).hexdigest()
+            return self.digest
+        return hashlib.sha256(self.digest).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +88,7 @@ class Signer:
                 )
             )
             raise
-        now = now_us()
-        self._ctx.audit.record_many(
-            AuditEvent(
-                principal.name,
-                "sign",
-                key_id=key_id,
-                version=version.version,
-                message_sha256=m.audit_sha256(hash_name),
-                time=now,
-            )
-            for m in messages
-        )
+        self._ctx.audit.record(sign_event(principal.name, key_id, version.version, messages, hash_name))
         return Signed(key_id, version.version, opts.encoding, hash_name, signatures)
 
     @staticmethod
@@ -211,6 +200,17 @@ class Signer:
         if key is None:
             raise NotFound(f"no key {key_id!r}")
         return jwt.jwks(jwk_entries(key))
+
+
+def sign_event(
+    principal: str, key_id: str, version: int, messages: Sequence[Message], hash_name: str
+) -> AuditEvent:
+    """One audit event per request: a batch records every item's SHA-256 in one entry."""
+    if len(messages) == 1:
+        sha = messages[0].audit_sha256(hash_name).hex()
+        return AuditEvent(principal, "sign", key_id=key_id, version=version, message_sha256=sha)
+    digests = [m.audit_sha256(hash_name) for m in messages]
+    return batch_event(principal, "sign", digests, key_id=key_id, version=version)
 
 
 def jwk_entries(key: LoadedKey) -> list[tuple[str, PublicKey]]:

@@ -64,6 +64,9 @@ class AuditEntry(Base):
     key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     message_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    # Batch requests: each item's SHA-256, concatenated; message_sha256 = SHA-256 of this.
+    digests: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     outcome: Mapped[str] = mapped_column(String(32))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

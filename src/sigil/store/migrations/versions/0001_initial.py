@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(40), nullable=True),
         sa.Column("version", sa.Integer, nullable=True),
         sa.Column("message_sha256", sa.String(64), nullable=True),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("digests", sa.LargeBinary, nullable=True),
         sa.Column("outcome", sa.String(32), nullable=False),
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
