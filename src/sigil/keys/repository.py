@@ -12,6 +12,7 @@ from sigil.crypto.ecdsa import PrivateKey, PublicKey
 from sigil.errors import NotFound
 from sigil.keys.context import Context
 from sigil.keys.model import DESTROYED, PENDING_DELETION, LoadedKey, LoadedVersion, Principal
+from sigil.store.audit import now_us
 from sigil.store.models import Key, KeyVersion
 from sigil.store.sealing import key_version_aad
 
@@ -66,9 +67,11 @@ class KeyCache:
             self._entries.clear()
             self._generation = gen
         hit = self._entries.get(key_id)
-        if hit is not None and time.monotonic() - hit[1] < self._ctx.limits.cache_ttl_seconds:
-            return hit[0]
-        return None
+        if hit is None or time.monotonic() - hit[1] >= self._ctx.limits.cache_ttl_seconds:
+            return None
+        if hit[0].deletion_at is not None and deletion_due(hit[0], now_us()):
+            return None  # the caller reloads through the lifecycle, which destroys it first
+        return hit[0]
 
     def get(self, key_id: str) -> LoadedKey | None:
         hit = self.peek(key_id)
@@ -97,8 +100,8 @@ class KeyCache:
         return version.private
 
 
-def deletion_due(key: LoadedKey, now_us: int) -> bool:
-    return key.state == PENDING_DELETION and key.deletion_at is not None and key.deletion_at <= now_us
+def deletion_due(key: LoadedKey, now: int) -> bool:
+    return key.state == PENDING_DELETION and key.deletion_at is not None and key.deletion_at <= now
 
 
 def owned(key: LoadedKey | None, principal: Principal, key_id: str) -> LoadedKey:

@@ -69,9 +69,17 @@ class Signer:
     def sign(
         self, principal: Principal, key_id: str, messages: Sequence[Message], opts: SignOptions
     ) -> Signed:
+        return self.sign_with(
+            principal, owned(self._lifecycle.load(key_id), principal, key_id), messages, opts
+        )
+
+    def sign_with(
+        self, principal: Principal, key: LoadedKey, messages: Sequence[Message], opts: SignOptions
+    ) -> Signed:
+        """Sign with an already loaded key that the caller has checked belongs to ``principal``."""
         if not 1 <= len(messages) <= self._ctx.limits.max_batch_items:
             raise PayloadTooLarge(f"a batch holds 1..{self._ctx.limits.max_batch_items} items")
-        key = owned(self._lifecycle.load(key_id), principal, key_id)
+        key_id = key.key_id
         hash_name = opts.hash_name or key.curve.default_hash
         try:
             version = self._signing_version(key, opts.version)
