@@ -178,8 +178,13 @@ def decode_digest(value: str, size: int) -> bytes:
     if not isinstance(value, str):
         raise InvalidEncoding("digest must be a string")
     m = _HEX_RE.fullmatch(value)
-    if m is not None and len(m.group(1)) == 2 * size:
-        return bytes.fromhex(m.group(1))
+    if m is not None:
+        # A value of hex digits only is hex, never base64: 64 hex digits are also valid base64 of
+        # 48 bytes, and reading a SHA-256 digest as a SHA-384 one would sign the wrong thing.
+        digits = m.group(1)
+        if len(digits) != 2 * size:
+            raise InvalidEncoding(f"digest must be {2 * size} hex digits ({size} bytes), got {len(digits)}")
+        return bytes.fromhex(digits)
     try:
         data = b64decode(value)
     except InvalidEncoding:

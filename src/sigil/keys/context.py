@@ -29,8 +29,8 @@ class Context:
         self.audit = AuditWriter(self._write_audit_batch)
 
     def _write_audit_batch(self, events: Sequence[AuditEvent]) -> None:
-        with self.db.write() as session:
-            audit.append(session, self.sealer.audit_key, events)
+        with self.db.batch() as conn:
+            audit.append_on(conn, self.sealer.audit_key, events)
 
     def close(self) -> None:
         self.audit.stop()

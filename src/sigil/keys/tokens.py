@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -89,7 +90,7 @@ class TokenService:
             return hit[0]
         return None
 
-    def create(self, creator: Principal, name: str, scopes: list[str] | None) -> IssuedToken:
+    def create(self, creator: Principal, name: str, scopes: Sequence[str] | None) -> IssuedToken:
         if not NAME_RE.match(name):
             raise BadRequest("name must be 1-64 characters of A-Z a-z 0-9 . _ -", code="validation_error")
         wanted = sorted(set(scopes or [SCOPE_KEYS]))

@@ -31,7 +31,8 @@ from sigil.store.sealing import Sealer
 
 log = logging.getLogger("sigil.server")
 
-ROUTE_MODULES = (health, tokens, keys, sign, jwt, audit, objects)
+# Starlette tries routes in order: the hot sign path goes first.
+ROUTE_MODULES = (sign, health, tokens, keys, jwt, audit, objects)
 SWEEP_SECONDS = 30.0
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> Starlette:
         },
     )
     app.state.settings = settings
+    app.state.in_flight = {}
     return app
 
 

@@ -7,6 +7,7 @@ path.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,10 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sigil.errors import MalformedBody, PayloadTooLarge, Unauthorized
-from sigil.keys.model import Principal
+from sigil.keys.model import LoadedKey, Principal
 from sigil.keys.service import KeyService
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
 
 AUTH_NONE, AUTH_TOKEN, AUTH_ADMIN = "none", "token", "admin"
@@ -103,7 +105,29 @@ async def authenticate(request: Request) -> Principal:
     cached = tokens.cached(token)
     if cached is not None:
         return cached
-    return await run_in_threadpool(tokens.authenticate, token)
+    return await single_flight(request, ("token", token), tokens.authenticate, token)
+
+
+async def load_key(request: Request, key_id: str) -> LoadedKey | None:
+    """A key from the worker's cache, or loaded off the event loop (once, however many wait)."""
+    svc = service(request)
+    return svc.cache.peek(key_id) or await single_flight(request, ("key", key_id), svc.lifecycle.load, key_id)
+
+
+async def single_flight(
+    request: Request, name: tuple[str, str | None], fn: Callable[..., T], *args: Any
+) -> T:
+    """Run the blocking ``fn(*args)`` in the thread pool, sharing one run among concurrent callers
+    with the same ``name``: when a cache entry expires under load, the database is asked once,
+    not once per request in flight."""
+    pending: dict[tuple[str, str | None], asyncio.Future[Any]] = request.app.state.in_flight
+    future = pending.get(name)
+    if future is None:
+        future = asyncio.ensure_future(run_in_threadpool(fn, *args))
+        pending[name] = future
+        future.add_done_callback(lambda _f: pending.pop(name, None))
+    result: T = await asyncio.shield(future)
+    return result
 
 
 def json(data: Any, status: int = 200) -> Response:

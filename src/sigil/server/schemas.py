@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sigil.crypto.curves import CURVES, HASH_SIZES
 from sigil.crypto.encoding import b64decode, decode_digest
@@ -17,8 +17,8 @@ from sigil.errors import BadRequest
 from sigil.keys.signing import Message, SignOptions, digest_size
 
 Encoding = Literal["der", "raw", "rsv"]
-CURVE_NAMES = list(CURVES)
-HASH_NAMES = list(HASH_SIZES)
+CURVE_NAMES: list[JsonValue] = list(CURVES)
+HASH_NAMES: list[JsonValue] = list(HASH_SIZES)
 MAX_TEXT = 1_000_000
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from sigil.store.models import AuditEntry, AuditHead
@@ -90,6 +90,11 @@ def entry_hash(audit_key: bytes, prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def append(session: Session, audit_key: bytes, events: Sequence[AuditEvent]) -> None:
+    """Append ``events`` in order inside the caller's ORM transaction (state changes)."""
+    append_on(session.connection(), audit_key, events)
+
+
+def append_on(conn: Connection, audit_key: bytes, events: Sequence[AuditEvent]) -> None:
     """Append ``events`` in order inside the caller's transaction.
 
     Plain DB-API ``executemany`` rather than the ORM: this runs for every signature batch and
@@ -98,7 +103,6 @@ def append(session: Session, audit_key: bytes, events: Sequence[AuditEvent]) -> 
     """
     if not events:
         return
-    conn = session.connection()
     sqlite = conn.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     lock = "" if sqlite else " FOR UPDATE"
@@ -124,12 +128,12 @@ def append(session: Session, audit_key: bytes, events: Sequence[AuditEvent]) -> 
     columns = ", ".join(COLUMNS)
     marks = ", ".join([mark] * len(COLUMNS))
     insert = f"INSERT INTO audit_log ({columns}) VALUES ({marks})"  # noqa: S608
-    conn.exec_driver_sql(insert, rows)  # type: ignore[arg-type]
+    conn.exec_driver_sql(insert, rows)
     conn.exec_driver_sql(f"UPDATE audit_head SET seq = {mark}, hash = {mark} WHERE id = 1", (seq, prev))  # noqa: S608
 
 
 def _chain_hash(audit_key: bytes, prev_hash: str, fields: tuple[Any, ...]) -> str:
-    return hmac.new(audit_key, prev_hash.encode() + b"|" + orjson.dumps(fields), hashlib.sha256).hexdigest()
+    return hmac.digest(audit_key, prev_hash.encode() + b"|" + orjson.dumps(fields), "sha256").hex()
 
 
 def verify_entries(audit_key: bytes, entries: Iterable[AuditEntry], head: AuditHead) -> ChainReport:
@@ -219,7 +223,7 @@ class AuditWriter:
 
     ``record`` is a list append under a lock: the sign path never waits for the database. The
     thread flushes every ``interval`` seconds or as soon as ``batch`` events are waiting. If the
-    process is killed hard, at most the last ``interval`` of sign events can be lost; state
+    process is killed hard, at most the last ``interval`` (0.2 s) of sign events can be lost; state
     changes never go through here (they are written with the change itself).
     """
 
@@ -227,7 +231,7 @@ class AuditWriter:
         self,
         write_batch: Callable[[Sequence[AuditEvent]], None],
         *,
-        interval: float = 0.05,
+        interval: float = 0.2,
         batch: int = 2000,
     ) -> None:
         self._write_batch = write_batch

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DB_FILE = "sigil.db"
@@ -33,8 +33,11 @@ class Database:
         if self.sqlite:
             self.read_engine = _sqlite_engine(url, begin="BEGIN")
             self.write_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
+            # Batched sign events: synchronous=NORMAL, which in WAL mode survives a process crash
+            # (SIGKILL) and loses at most the last commits on power loss. State changes keep FULL.
+            self.batch_engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE", synchronous="NORMAL")
         else:
-            self.read_engine = self.write_engine = create_engine(
+            self.read_engine = self.write_engine = self.batch_engine = create_engine(
                 url, pool_pre_ping=True, pool_size=5, max_overflow=10
             )
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
@@ -51,13 +54,18 @@ class Database:
         with self._write() as session, session.begin():
             yield session
 
+    @contextmanager
+    def batch(self) -> Iterator[Connection]:
+        """A Core transaction for batched appends (no ORM session)."""
+        with self.batch_engine.begin() as conn:
+            yield conn
+
     def dispose(self) -> None:
-        self.read_engine.dispose()
-        if self.write_engine is not self.read_engine:
-            self.write_engine.dispose()
+        for engine in {self.read_engine, self.write_engine, self.batch_engine}:
+            engine.dispose()
 
 
-def _sqlite_engine(url: str, *, begin: str) -> Engine:
+def _sqlite_engine(url: str, *, begin: str, synchronous: str = "FULL") -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -67,7 +75,7 @@ def _sqlite_engine(url: str, *, begin: str) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         # FULL: a transaction acknowledged to a client survives power loss, not only a crash.
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

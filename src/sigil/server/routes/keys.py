@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from sigil.errors import BadRequest, NotFound
 from sigil.keys.model import DESTROYED, public_fields
-from sigil.server.http import AUTH_NONE, Endpoint, authenticate, json, parse_body, service
+from sigil.server.http import AUTH_NONE, Endpoint, authenticate, json, load_key, parse_body, service
 from sigil.server.schemas import (
     CreatedKey,
     CreateKeyRequest,
@@ -60,7 +60,7 @@ async def show_key(request: Request) -> Response:
 
 async def public_key(request: Request) -> Response:
     key_id = key_id_of(request)
-    key = await run_in_threadpool(service(request).lifecycle.load, key_id)
+    key = await load_key(request, key_id)
     if key is None:
         raise NotFound(f"no key {key_id!r}")
     versions = [public_fields(key, v) for v in key.live_versions()]

@@ -6,7 +6,6 @@ runs entirely on the event loop (no thread hop, no database); the audit event is
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,7 +14,7 @@ from sigil.crypto.keys import parse_public_key
 from sigil.errors import BadRequest, InvalidEncoding, NotFound, PayloadTooLarge
 from sigil.keys.repository import owned
 from sigil.keys.signing import verify_signature
-from sigil.server.http import AUTH_NONE, Endpoint, authenticate, json, parse_body, service
+from sigil.server.http import AUTH_NONE, Endpoint, authenticate, json, load_key, parse_body, service
 from sigil.server.routes.keys import KEY_PATH, key_id_of
 from sigil.server.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResponse
 
@@ -25,9 +24,7 @@ async def sign(request: Request) -> Response:
     key_id = key_id_of(request)
     body = await parse_body(request, SignRequest)
     svc = service(request)
-    # A warm cache costs a dict lookup; a cold one is filled off the event loop.
-    key = svc.cache.peek(key_id) or await run_in_threadpool(svc.lifecycle.load, key_id)
-    key = owned(key, caller, key_id)
+    key = owned(await load_key(request, key_id), caller, key_id)
     hash_name = body.hash or key.curve.default_hash
     if body.items is not None:
         if any(getattr(body, f) is not None for f in ("data", "data_b64", "digest")):
@@ -54,7 +51,7 @@ async def verify(request: Request) -> Response:
     opts = body.options()
     if body.key_id is not None:
         svc = service(request)
-        key = await run_in_threadpool(svc.lifecycle.load, body.key_id)
+        key = await load_key(request, body.key_id)
         if key is None:
             raise NotFound(f"no key {body.key_id!r}")
         message = body.to_message(body.hash or key.curve.default_hash)
