@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from sigil.errors import MalformedBody, PayloadTooLarge, Unauthorized
 from sigil.keys.model import LoadedKey, Principal
 from sigil.keys.service import KeyService
+from sigil.server.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -48,13 +50,22 @@ class Endpoint:
     extra_responses: dict[int, str] = field(default_factory=dict)
 
 
+class SigilApp(Starlette):
+    """The Starlette app with Sigil's per-worker objects as plain attributes (cheaper on the hot
+    path than ``app.state``, and typed)."""
+
+    keys: KeyService
+    settings: Settings
+    in_flight: dict[tuple[str, str | None], asyncio.Future[Any]]
+
+
 def service(request: Request) -> KeyService:
-    svc: KeyService = request.app.state.keys
-    return svc
+    app: SigilApp = request.scope["app"]
+    return app.keys
 
 
 async def read_body(request: Request) -> bytes:
-    limit: int = request.app.state.settings.max_body
+    limit = request.scope["app"].settings.max_body
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
@@ -120,7 +131,8 @@ async def single_flight(
     """Run the blocking ``fn(*args)`` in the thread pool, sharing one run among concurrent callers
     with the same ``name``: when a cache entry expires under load, the database is asked once,
     not once per request in flight."""
-    pending: dict[tuple[str, str | None], asyncio.Future[Any]] = request.app.state.in_flight
+    app: SigilApp = request.scope["app"]
+    pending = app.in_flight
     future = pending.get(name)
     if future is None:
         future = asyncio.ensure_future(run_in_threadpool(fn, *args))
