@@ -572,3 +572,47 @@ def test_expired_jwt_is_rejected_by_pyjwt(api: httpx.Client, anon: httpx.Client)
     time.sleep(2.1)
     with pytest.raises(pyjwt.ExpiredSignatureError):
         pyjwt.decode(out["token"], key=pyjwk.key, algorithms=["ES256"])
+
+
+# --- low-S ------------------------------------------------------------------------------------------
+
+
+def test_low_s_on_request(api: httpx.Client) -> None:
+    key = create(api, "P-256")
+    n = ORDER["P-256"]
+    for i in range(12):
+        raw = base64.b64decode(
+            signed(api, key["key_id"], data=f"low {i}", encoding="raw", low_s=True)["signature"]
+        )
+        assert int.from_bytes(raw[32:], "big") <= n // 2
+        assert verifies(
+            key["public_key_pem"], raw, "raw", "P-256", hashlib.sha256(f"low {i}".encode()).digest()
+        )
+
+
+def test_high_s_rejected_for_rsv_accepted_for_der(api: httpx.Client, anon: httpx.Client) -> None:
+    """Contract: secp256k1 DER/raw verification accepts high-S; `rsv` (and `low_s: true`) enforce low-S."""
+    key = create(api, "secp256k1")
+    n = ORDER["secp256k1"]
+    sig = base64.b64decode(signed(api, key["key_id"], data="malleable", encoding="rsv")["signature"])
+    r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    high = r + (n - s).to_bytes(32, "big")
+    flipped_v = bytes([55 - v])  # 27 <-> 28: the mirror signature recovers to the same key
+    res = verify(
+        anon, key_id=key["key_id"], data="malleable", encoding="rsv", signature=base64.b64encode(sig).decode()
+    )
+    assert res.json()["valid"] is True
+    res = verify(
+        anon,
+        key_id=key["key_id"],
+        data="malleable",
+        encoding="rsv",
+        signature=base64.b64encode(high + flipped_v).decode(),
+    )
+    assert res.status_code == 200 and res.json()["valid"] is False
+    high_b64 = base64.b64encode(high).decode()
+    res = verify(anon, key_id=key["key_id"], data="malleable", encoding="raw", signature=high_b64)
+    assert res.json()["valid"] is True
+    res = verify(anon, key_id=key["key_id"], data="malleable", encoding="raw", low_s=True, signature=high_b64)
+    assert res.json()["valid"] is False
+    assert verifies(key["public_key_pem"], high, "raw", "secp256k1", hashlib.sha256(b"malleable").digest())
