@@ -1,7 +1,8 @@
 """ECDSA key generation, signing, verification and public-key recovery.
 
-Backends: P-256 / P-384 go through ``cryptography`` (OpenSSL); secp256k1 goes straight to
-libsecp256k1 through coincurve's cffi binding (about 11x faster than OpenSSL's generic code there).
+Backends: P-256 / P-384 go through ``cryptography`` (OpenSSL, :mod:`sigil.crypto._openssl`); secp256k1
+goes straight to libsecp256k1 through coincurve's cffi binding (about 11x faster than OpenSSL's generic
+code there; :mod:`sigil.crypto._secp256k1`). This module validates requests, hashes, and dispatches.
 
 Nonces (SEC1 §4.1.3 step 1): deterministic per RFC 6979 §3.2 by default; ``deterministic=False``
 gives a hedged/random nonce (OpenSSL's RNG for P-256/P-384; for secp256k1, RFC 6979 with 32 bytes from
@@ -19,20 +20,31 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from coincurve._libsecp256k1 import ffi, lib
-from coincurve.context import GLOBAL_CONTEXT
 from Crypto.Hash import keccak
 from cryptography.exceptions import InvalidSignature as _BackendInvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from sigil.crypto.curves import HASH_SIZES, P256, P384, SECP256K1, Curve
+from sigil.crypto._openssl import DIG_DET as _DIG_DET
+from sigil.crypto._openssl import DIG_RND as _DIG_RND
+from sigil.crypto._openssl import EC_CURVE as _EC_CURVE
+from sigil.crypto._openssl import MSG_DET as _MSG_DET
+from sigil.crypto._openssl import MSG_RND as _MSG_RND
+from sigil.crypto._openssl import SPKI_UNCOMPRESSED as _SPKI_UNCOMPRESSED
+from sigil.crypto._openssl import load_public as _p_load_public
+from sigil.crypto._openssl import verify as _p_verify
+from sigil.crypto._secp256k1 import CTX as _CTX
+from sigil.crypto._secp256k1 import NULL as _NULL
+from sigil.crypto._secp256k1 import create_public as _k1_create_public
+from sigil.crypto._secp256k1 import low_s_ok as low_s_ok
+from sigil.crypto._secp256k1 import parse as _k1_parse
+from sigil.crypto._secp256k1 import recover as _k1_recover
+from sigil.crypto._secp256k1 import serialize as _k1_serialize
+from sigil.crypto._secp256k1 import sign as _k1_sign
+from sigil.crypto._secp256k1 import verify as _k1_verify
+from sigil.crypto.curves import HASH_SIZES, SECP256K1, Curve
 from sigil.crypto.encoding import raw_from_rs
-from sigil.errors import BadRequest, InvalidEncoding, InvalidPublicKey, InvalidSignature, UnsupportedHash
+from sigil.errors import BadRequest, InvalidEncoding, InvalidPublicKey, UnsupportedHash
 
 __all__ = [
     "ENCODINGS",
@@ -48,22 +60,7 @@ __all__ = [
 
 ENCODINGS: Final = ("der", "raw", "rsv")
 
-# --- backend tables, built once ---------------------------------------------------------------------
-
-_CTX: Final = GLOBAL_CONTEXT.ctx
-_NULL: Final = ffi.NULL
-_EC_CURVE: Final[dict[str, ec.EllipticCurve]] = {P256.name: ec.SECP256R1(), P384.name: ec.SECP384R1()}
-_HASH_ALG: Final[dict[str, type[hashes.HashAlgorithm]]] = {
-    "SHA-256": hashes.SHA256,
-    "SHA-384": hashes.SHA384,
-    "SHA-512": hashes.SHA512,
-}
-# Keyed by hash name. "message" tables let OpenSSL hash; "digest" tables take a prehashed input.
-_MSG_DET: Final = {h: ec.ECDSA(c(), deterministic_signing=True) for h, c in _HASH_ALG.items()}
-_MSG_RND: Final = {h: ec.ECDSA(c()) for h, c in _HASH_ALG.items()}
-_DIG_DET: Final = {h: ec.ECDSA(Prehashed(c()), deterministic_signing=True) for h, c in _HASH_ALG.items()}
-_DIG_RND: Final = {h: ec.ECDSA(Prehashed(c())) for h, c in _HASH_ALG.items()}
-_SPKI_UNCOMPRESSED: Final = (serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+# --- hashes -----------------------------------------------------------------------------------------
 
 _sha256: Final = hashlib.sha256
 _K1_SHA: Final = frozenset((None, "SHA-256"))  # hash_name values that mean SHA-256 on secp256k1
@@ -157,17 +154,12 @@ class PublicKey:
         data = bytes(data)
         if curve is SECP256K1:
             return cls._from_k1(data)
-        try:
-            key = ec.EllipticCurvePublicKey.from_encoded_point(_EC_CURVE[curve.name], data)
-        except ValueError:
-            raise InvalidPublicKey(f"the point is not on {curve.name}") from None
+        key = _p_load_public(curve, data)
         return cls(curve, key, data if data[0] == 4 else key.public_bytes(*_SPKI_UNCOMPRESSED))
 
     @classmethod
     def _from_k1(cls, data: bytes) -> PublicKey:
-        key = ffi.new("secp256k1_pubkey *")
-        if not lib.secp256k1_ec_pubkey_parse(_CTX, key, data, len(data)):
-            raise InvalidPublicKey("the point is not on secp256k1")
+        key = _k1_parse(data)
         return cls(SECP256K1, key, data if data[0] == 4 else _k1_serialize(key, compressed=False))
 
     @classmethod
@@ -212,15 +204,6 @@ class PublicKey:
 
     def __repr__(self) -> str:
         return f"PublicKey({self.curve.name}, {self.sec1(compressed=True).hex()})"
-
-
-def _k1_serialize(key: Any, *, compressed: bool) -> bytes:
-    size = 33 if compressed else 65
-    out = ffi.new("unsigned char[65]")
-    out_len = ffi.new("size_t *", 65)
-    flag = lib.SECP256K1_EC_COMPRESSED if compressed else lib.SECP256K1_EC_UNCOMPRESSED
-    lib.secp256k1_ec_pubkey_serialize(_CTX, out, out_len, key, flag)
-    return bytes(ffi.buffer(out, size))
 
 
 class PrivateKey:
@@ -269,9 +252,7 @@ class PrivateKey:
         pub = self._pub
         if pub is None:
             if self.curve is SECP256K1:
-                key = ffi.new("secp256k1_pubkey *")
-                if not lib.secp256k1_ec_pubkey_create(_CTX, key, self._key):
-                    raise BadRequest("invalid secp256k1 private key")
+                key = _k1_create_public(self._key)
                 pub = PublicKey(SECP256K1, key, _k1_serialize(key, compressed=False))
             else:
                 bk = self._key.public_key()
@@ -299,31 +280,6 @@ def _p_finish(curve: Curve, der: bytes, encoding: str, low_s: bool) -> bytes:
     if encoding == "raw":
         return raw_from_rs(r, s, curve.byte_len)
     return encode_dss_signature(r, s)
-
-
-def _k1_sign(secret: bytes, msg32: bytes, encoding: str, deterministic: bool) -> bytes:
-    """libsecp256k1 signing (always low-S). ndata = 32 fresh bytes hedges the RFC 6979 nonce."""
-    ndata = _NULL if deterministic else secrets.token_bytes(32)
-    if encoding == "rsv":
-        rsig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
-        if not lib.secp256k1_ecdsa_sign_recoverable(_CTX, rsig, msg32, secret, _NULL, ndata):
-            raise BadRequest("secp256k1 signing failed")
-        out = ffi.new("unsigned char[65]")
-        recid = ffi.new("int *")
-        lib.secp256k1_ecdsa_recoverable_signature_serialize_compact(_CTX, out, recid, rsig)
-        out[64] = 27 + recid[0]  # Ethereum v = 27 + recovery id (Yellow Paper App. F)
-        return bytes(ffi.buffer(out, 65))
-    sig = ffi.new("secp256k1_ecdsa_signature *")
-    if not lib.secp256k1_ecdsa_sign(_CTX, sig, msg32, secret, _NULL, ndata):
-        raise BadRequest("secp256k1 signing failed")
-    if encoding == "raw":
-        out = ffi.new("unsigned char[64]")
-        lib.secp256k1_ecdsa_signature_serialize_compact(_CTX, out, sig)
-        return bytes(ffi.buffer(out, 64))
-    der = ffi.new("unsigned char[72]")
-    der_len = ffi.new("size_t *", 72)
-    lib.secp256k1_ecdsa_signature_serialize_der(_CTX, der, der_len, sig)
-    return bytes(ffi.buffer(der, der_len[0]))
 
 
 def sign(
@@ -426,62 +382,6 @@ def sign_batch(
 # --- verification ---------------------------------------------------------------------------------
 
 
-def _p_verify(
-    pub: PublicKey, signature: bytes, data: bytes, algo: ec.ECDSA, encoding: str, low_s: bool
-) -> bool:
-    """OpenSSL verification. OpenSSL itself rejects non-DER input and r, s outside [1, n-1]."""
-    curve = pub.curve
-    if encoding == "raw":
-        size = curve.byte_len
-        if len(signature) != 2 * size:
-            return False
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
-        n = curve.order
-        if not (0 < r < n and 0 < s < n) or (low_s and s > curve.half_order):
-            return False
-        signature = encode_dss_signature(r, s)
-    elif low_s:
-        try:
-            _, s = decode_dss_signature(signature)
-        except ValueError:
-            return False
-        if s > curve.half_order:
-            return False
-    try:
-        pub._key.verify(signature, data, algo)
-    except _BackendInvalidSignature:
-        return False
-    return True
-
-
-def _k1_verify(pub: PublicKey, signature: bytes, msg32: bytes, encoding: str, low_s: bool) -> bool:
-    """libsecp256k1 verification. It only accepts low-S, so high-S is normalised first unless low_s."""
-    if encoding == "rsv":
-        try:
-            return low_s_ok(signature) and _k1_recover(signature, msg32)._sec1 == pub._sec1
-        except (InvalidEncoding, InvalidSignature):
-            return False
-    sig = ffi.new("secp256k1_ecdsa_signature *")
-    if encoding == "der":
-        # Strict DER parse; r or s >= n parse to zero, which never verifies.
-        if not lib.secp256k1_ecdsa_signature_parse_der(_CTX, sig, signature, len(signature)):
-            return False
-    elif len(signature) != 64 or not lib.secp256k1_ecdsa_signature_parse_compact(_CTX, sig, signature):
-        return False  # parse_compact rejects r or s >= n
-    if low_s:
-        if lib.secp256k1_ecdsa_signature_normalize(_CTX, _NULL, sig):
-            return False  # s > n/2
-    else:
-        lib.secp256k1_ecdsa_signature_normalize(_CTX, sig, sig)
-    return bool(lib.secp256k1_ecdsa_verify(_CTX, sig, msg32, pub._key))
-
-
-def low_s_ok(signature_rsv: bytes) -> bool:
-    """True when the s of a secp256k1 r||s||v signature is at most n/2 (EIP-2)."""
-    return int.from_bytes(signature_rsv[32:64], "big") <= SECP256K1.half_order
-
-
 def verify(
     public_key: PublicKey,
     signature: bytes,
@@ -507,7 +407,7 @@ def verify(
             and hash_name in _K1_SHA
             and isinstance(signature, bytes)
         ):
-            # The hot path, inlined: strict DER parse, normalise to low-S, verify (see _k1_verify).
+            # The hot path, inlined: strict DER parse, normalise to low-S, verify (see _secp256k1.verify).
             sig = ffi.new("secp256k1_ecdsa_signature *")
             if not lib.secp256k1_ecdsa_signature_parse_der(_CTX, sig, signature, len(signature)):
                 return False
@@ -519,7 +419,8 @@ def verify(
         _check_encoding(curve, encoding)
         if not isinstance(signature, bytes):
             return False
-        return _k1_verify(public_key, signature, _k1_digest(message, digest, h), encoding, low_s)
+        msg32 = _k1_digest(message, digest, h)
+        return _k1_verify(public_key._key, public_key._sec1, signature, msg32, encoding, low_s)
     h = curve.default_hash if hash_name is None else hash_name
     if digest is None and message is not None and encoding == "der" and not low_s and h in curve.hashes:
         # The hot path: one backend call.
@@ -536,29 +437,12 @@ def verify(
     if not isinstance(signature, bytes):
         return False
     if digest is not None:
-        return _p_verify(public_key, signature, digest, _DIG_RND[h], encoding, low_s)
+        return _p_verify(curve, public_key._key, signature, digest, _DIG_RND[h], encoding, low_s)
     assert message is not None
-    return _p_verify(public_key, signature, message, _MSG_RND[h], encoding, low_s)
+    return _p_verify(curve, public_key._key, signature, message, _MSG_RND[h], encoding, low_s)
 
 
 # --- recovery (secp256k1) -------------------------------------------------------------------------
-
-
-def _k1_recover(signature_rsv: bytes, msg32: bytes) -> PublicKey:
-    """SEC1 §4.1.6 public key recovery via libsecp256k1; v is 0/1 or 27/28."""
-    if len(signature_rsv) != 65:
-        raise InvalidEncoding("an r||s||v signature is 65 bytes")
-    v = signature_rsv[64]
-    recid = v - 27 if v >= 27 else v
-    if recid not in (0, 1):
-        raise InvalidEncoding("v must be 0, 1, 27 or 28")
-    rsig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
-    if not lib.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, rsig, signature_rsv[:64], recid):
-        raise InvalidSignature("r or s out of range")
-    key = ffi.new("secp256k1_pubkey *")
-    if not lib.secp256k1_ecdsa_recover(_CTX, key, rsig, msg32):
-        raise InvalidSignature("no public key recovers from this signature")
-    return PublicKey(SECP256K1, key, _k1_serialize(key, compressed=False))
 
 
 def recover(
@@ -571,4 +455,5 @@ def recover(
     """The secp256k1 public key that made an r||s||v signature (InvalidSignature if none)."""
     h = _resolve_hash(SECP256K1, hash_name)
     _check_input(message, digest, h)
-    return _k1_recover(signature_rsv, _k1_digest(message, digest, h))
+    key = _k1_recover(signature_rsv, _k1_digest(message, digest, h))  # SEC1 §4.1.6
+    return PublicKey(SECP256K1, key, _k1_serialize(key, compressed=False))
