@@ -10,7 +10,8 @@ gives a hedged/random nonce (OpenSSL's RNG for P-256/P-384; for secp256k1, RFC 6
 ``secrets`` as the extra data of §3.6, which libsecp256k1 takes as ``ndata``).
 
 Hot paths (``sign``/``verify`` with the default DER encoding) do one dict lookup and one backend call:
-the ``ECDSA`` algorithm objects are built once per hash at import time.
+the ``ECDSA`` algorithm objects are built once per hash at import time. They are inlined in ``sign``
+and ``verify``; every other request goes through ``_sign_checked``/``_verify_checked``.
 """
 
 from __future__ import annotations
@@ -165,25 +166,38 @@ def sign(
             lib.secp256k1_ecdsa_signature_serialize_der(_CTX, out, out_len, sig)
             encoded: bytes = ffi.buffer(out, out_len[0])[:]
             return encoded
-        h = _resolve_hash(curve, hash_name)
-        _check_input(message, digest, h)
-        _check_encoding(curve, encoding)
-        return _k1_sign(key._key, _k1_digest(message, digest, h), encoding, deterministic)
-    h = curve.default_hash if hash_name is None else hash_name
-    if (
-        digest is None
-        and message is not None
-        and encoding == "der"
-        and deterministic
-        and not low_s
-        and h in curve.hashes
-    ):
-        # The hot path: one backend call; OpenSSL hashes and signs (RFC 6979 §3.2).
-        signature: bytes = key._key.sign(message, _MSG_DET[h])
-        return signature
+    else:
+        h = curve.default_hash if hash_name is None else hash_name
+        if (
+            digest is None
+            and message is not None
+            and encoding == "der"
+            and deterministic
+            and not low_s
+            and h in curve.hashes
+        ):
+            # The hot path: one backend call; OpenSSL hashes and signs (RFC 6979 §3.2).
+            signature: bytes = key._key.sign(message, _MSG_DET[h])
+            return signature
+    return _sign_checked(key, message, digest, hash_name, encoding, low_s, deterministic)
+
+
+def _sign_checked(
+    key: PrivateKey,
+    message: bytes | None,
+    digest: bytes | None,
+    hash_name: str | None,
+    encoding: str,
+    low_s: bool,
+    deterministic: bool,
+) -> bytes:
+    """:func:`sign` off the hot path: validate the request, then call the curve's backend."""
+    curve = key.curve
     h = _resolve_hash(curve, hash_name)
     _check_input(message, digest, h)
     _check_encoding(curve, encoding)
+    if curve is SECP256K1:
+        return _k1_sign(key._key, _k1_digest(message, digest, h), encoding, deterministic)
     der: bytes
     if digest is not None:
         der = key._key.sign(digest, (_DIG_DET if deterministic else _DIG_RND)[h])
@@ -265,28 +279,39 @@ def verify(
             lib.secp256k1_ecdsa_signature_normalize(_CTX, sig, sig)
             ok: bool = lib.secp256k1_ecdsa_verify(_CTX, sig, _sha256(message).digest(), public_key._key) == 1
             return ok
-        h = _resolve_hash(curve, hash_name)
-        _check_input(message, digest, h)
-        _check_encoding(curve, encoding)
-        if not isinstance(signature, bytes):
-            return False
-        msg32 = _k1_digest(message, digest, h)
-        return _k1_verify(public_key._key, public_key._sec1, signature, msg32, encoding, low_s)
-    h = curve.default_hash if hash_name is None else hash_name
-    if digest is None and message is not None and encoding == "der" and not low_s and h in curve.hashes:
-        # The hot path: one backend call.
-        try:
-            public_key._key.verify(signature, message, _MSG_RND[h])
-        except _BackendInvalidSignature:
-            return False
-        except TypeError:
-            return False
-        return True
+    else:
+        h = curve.default_hash if hash_name is None else hash_name
+        if digest is None and message is not None and encoding == "der" and not low_s and h in curve.hashes:
+            # The hot path: one backend call.
+            try:
+                public_key._key.verify(signature, message, _MSG_RND[h])
+            except _BackendInvalidSignature:
+                return False
+            except TypeError:
+                return False
+            return True
+    return _verify_checked(public_key, signature, message, digest, hash_name, encoding, low_s)
+
+
+def _verify_checked(
+    public_key: PublicKey,
+    signature: bytes,
+    message: bytes | None,
+    digest: bytes | None,
+    hash_name: str | None,
+    encoding: str,
+    low_s: bool,
+) -> bool:
+    """:func:`verify` off the hot path: validate the request, then call the curve's backend."""
+    curve = public_key.curve
     h = _resolve_hash(curve, hash_name)
     _check_input(message, digest, h)
     _check_encoding(curve, encoding)
     if not isinstance(signature, bytes):
         return False
+    if curve is SECP256K1:
+        msg32 = _k1_digest(message, digest, h)
+        return _k1_verify(public_key._key, public_key._sec1, signature, msg32, encoding, low_s)
     if digest is not None:
         return _p_verify(curve, public_key._key, signature, digest, _DIG_RND[h], encoding, low_s)
     assert message is not None
