@@ -44,6 +44,9 @@ class SignatureEncoding(StrEnum):
     RSV = "rsv"
 
 
+EncodingOption = typer.Option(SignatureEncoding.DER, "--encoding", "-e", help="Signature format.")
+
+
 class Hasher(Protocol):
     def update(self, data: bytes, /) -> Any: ...
     def digest(self) -> bytes: ...
@@ -205,9 +208,7 @@ def sign_command(
     hash_name: str | None = typer.Option(
         None, "--hash", help="SHA-256 (default), SHA-384 (default on P-384), SHA-512, KECCAK-256."
     ),
-    encoding: SignatureEncoding = typer.Option(
-        SignatureEncoding.DER, "--encoding", "-e", help="Signature format."
-    ),
+    encoding: SignatureEncoding = EncodingOption,
     low_s: bool = typer.Option(False, "--low-s", help="Normalise s to the lower half of the order."),
     version: int | None = typer.Option(None, "--version", "-v", min=1, help="Sign with this key version."),
     out: Path | None = typer.Option(
@@ -318,6 +319,32 @@ def report_validity(valid: bool, as_json: bool, extra: dict[str, Any] | None = N
         raise typer.Exit(1)
 
 
+def verify_on_server(
+    key_id: str,
+    signature: bytes,
+    *,
+    text: str | None,
+    file: Path | None,
+    stdin: bool,
+    hash_name: str | None,
+    encoding: str,
+    version: int | None,
+) -> bool:
+    """Ask the server whether ``signature`` verifies under ``key_id`` (any version, or ``version``)."""
+    with api_client() as client:
+        message = message_for_server(
+            client, key_id, text=text, file=file, stdin=stdin, hash_name=hash_name, show_progress=False
+        )
+        return client.verify(
+            signature,
+            key_id=key_id,
+            version=version,
+            **message.api_fields(),
+            hash=message.hash_name,
+            encoding=encoding,
+        )
+
+
 def verify_command(
     text: str | None = typer.Argument(None, help="UTF-8 text that was signed."),
     key_id: str | None = typer.Option(
@@ -340,9 +367,7 @@ def verify_command(
     hash_name: str | None = typer.Option(
         None, "--hash", help="Hash used when signing (default: the curve's)."
     ),
-    encoding: SignatureEncoding = typer.Option(
-        SignatureEncoding.DER, "--encoding", "-e", help="Signature format."
-    ),
+    encoding: SignatureEncoding = EncodingOption,
     version: int | None = typer.Option(None, "--version", "-v", min=1, help="Only this key version (--key)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -355,19 +380,17 @@ def verify_command(
     if public_key is not None:
         parsed = load_public_key(public_key)
         message = local_message(text, file, stdin, chosen_hash or default_hash(curve_name_of(parsed)))
-        report_validity(verify_offline(parsed, message, sig, encoding.value), as_json)
-        return
-    assert key_id is not None
-    with api_client() as client:
-        message = message_for_server(
-            client, key_id, text=text, file=file, stdin=stdin, hash_name=chosen_hash, show_progress=False
-        )
-        valid = client.verify(
+        valid = verify_offline(parsed, message, sig, encoding.value)
+    else:
+        assert key_id is not None
+        valid = verify_on_server(
+            key_id,
             sig,
-            key_id=key_id,
-            version=version,
-            **message.api_fields(),
-            hash=message.hash_name,
+            text=text,
+            file=file,
+            stdin=stdin,
+            hash_name=chosen_hash,
             encoding=encoding.value,
+            version=version,
         )
     report_validity(valid, as_json)
