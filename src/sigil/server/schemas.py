@@ -59,7 +59,7 @@ class SignItem(MessageFields):
 
 class SignRequest(MessageFields, SignatureOptions):
     version: int | None = Field(None, ge=1, le=2**31 - 1, description="sign with this version")
-    items: list[SignItem] | None = Field(None, description="batch: 1..1000 messages")
+    items: list[SignItem] | None = Field(None, min_length=1, description="batch: 1..1000 messages")
 
     def options(self) -> SignOptions:
         return SignOptions(

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -53,7 +53,8 @@ class AuditEvent:
     key_id: str | None = None
     version: int | None = None
     message_sha256: str | None = None
-    time: int = 0  # microseconds since the epoch; filled by ``now_us`` when 0
+    # Microseconds since the epoch when the event happened (not when a queued event is written).
+    time: int = field(default_factory=lambda: now_us())
     # A batch request is one event: ``digests`` holds each item's SHA-256 (32 bytes each, in item
     # order), ``count`` how many, and ``message_sha256`` is SHA-256 over ``digests``, which binds
     # them into the chain.
@@ -113,7 +114,7 @@ def append_on(conn: Connection, audit_key: bytes, events: Sequence[AuditEvent]) 
         seq += 1
         fields = (
             seq,
-            event.time or now_us(),
+            event.time,
             event.principal,
             event.action,
             event.key_id,
