@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -51,25 +52,45 @@ def build_context(settings: Settings) -> Context:
 
 def create_app(settings: Settings) -> SigilApp:
     registry = endpoints()
+    routes = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in registry]
+    app = SigilApp(
+        routes=routes + _document_routes(registry),
+        lifespan=_lifespan(settings),
+        exception_handlers={
+            SigilError: problems.sigil_error,
+            ValidationError: _validation_error,
+            HTTPException: problems.http_error,
+            Exception: problems.unexpected_error,
+        },
+    )
+    app.settings = settings
+    app.in_flight = {}
+    return app
+
+
+def _document_routes(registry: list[Endpoint]) -> list[Route]:
+    """``/openapi.json``, ``/docs`` and ``/`` (the web console once it exists, the docs until then)."""
     spec = build_openapi(registry)
+    page = _docs_page(registry)
 
     async def openapi(_request: Request) -> Response:
         return json(spec)
 
     async def docs(_request: Request) -> Response:
-        return HTMLResponse(_docs_page(registry))
+        return HTMLResponse(page)
 
     async def index(_request: Request) -> Response:
-        page = WEB_DIR / "index.html"
-        return HTMLResponse(page.read_text() if page.exists() else _docs_page(registry))
+        console = WEB_DIR / "index.html"
+        return HTMLResponse(console.read_text() if console.exists() else page)
 
-    routes = [Route(ep.path, ep.handler, methods=[ep.method]) for ep in registry]
-    routes += [
+    return [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         Route("/", index, methods=["GET"]),
     ]
 
+
+def _lifespan(settings: Settings) -> Callable[[SigilApp], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: SigilApp) -> AsyncIterator[None]:
         ctx = build_context(settings)
@@ -87,19 +108,7 @@ def create_app(settings: Settings) -> SigilApp:
             sweeper.cancel()
             await run_in_threadpool(ctx.close)
 
-    app = SigilApp(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            SigilError: problems.sigil_error,
-            ValidationError: _validation_error,
-            HTTPException: problems.http_error,
-            Exception: problems.unexpected_error,
-        },
-    )
-    app.settings = settings
-    app.in_flight = {}
-    return app
+    return lifespan
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
