@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
+# Installer output goes to stderr so that `make bench` prints nothing but its JSON on stdout.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing Sigil into $(VENV)/ ..." >&2
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >&2
+	@$(PY) -m pip install -q --upgrade pip >&2
+	@$(PY) -m pip install -q -e '.[dev]' >&2
+	@touch $(STAMP)
 
 ## Start the server on its embedded default (SQLite in ./sigil-data, nothing to configure).
 run: $(STAMP)
