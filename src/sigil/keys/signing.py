@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sigil.crypto import ecdsa, jwt
 from sigil.crypto.curves import HASH_SIZES
@@ -25,8 +24,7 @@ from sigil.store.audit import AuditEvent, batch_event
 MAX_JWT_LIFETIME = 31_536_000  # one year, in seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):  # NamedTuple: immutable and cheap to build (one per batch item)
     """What is signed or verified: the message itself, or its digest under ``hash_name``."""
 
     message: bytes | None = None
@@ -43,16 +41,14 @@ class Message:
         return hashlib.sha256(self.digest).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class SignOptions:
+class SignOptions(NamedTuple):
     hash_name: str | None = None
     encoding: str = "der"
     low_s: bool = False
     version: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Signed:
+class Signed(NamedTuple):
     key_id: str
     version: int
     encoding: str
