@@ -87,11 +87,13 @@ async def read_body(request: Request) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
-    """Parse and validate a JSON object body into ``model`` (422 with field errors otherwise)."""
-    # The content type is not checked: every body is parsed as JSON (curl's default form type
-    # included). Browsers cannot forge these calls cross-site: each state-changing path needs an
-    # Authorization header, which forces a CORS preflight that this server never answers.
+async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (400 ``malformed_body`` otherwise).
+
+    The content type is not checked: every body is parsed as JSON (curl's default form type
+    included). Browsers cannot forge these calls cross-site: each state-changing path needs an
+    Authorization header, which forces a CORS preflight that this server never answers.
+    """
     raw = await read_body(request)
     try:
         data = orjson.loads(raw) if raw else {}
@@ -99,7 +101,12 @@ async def parse_body(request: Request, model: type[M]) -> M:
         raise MalformedBody("the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise MalformedBody("the body must be a JSON object")
-    return model.model_validate(data)
+    return data
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """Parse and validate a JSON object body into ``model`` (422 with field errors otherwise)."""
+    return model.model_validate(await read_json(request))
 
 
 def raw_header(request: Request, name: bytes) -> str | None:
@@ -159,8 +166,24 @@ async def single_flight(
     return result
 
 
+class JsonBytes(Response):
+    """A JSON response from already-serialised bytes, with its two headers built directly
+    (``Response.__init__`` renders and inspects headers generically; this runs on every sign)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: bytes, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.body = content
+        self.background = None
+        self.raw_headers = [
+            (b"content-length", str(len(content)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+    return JsonBytes(orjson.dumps(data), status)
 
 
 __all__ = ["Endpoint", "ValidationError", "authenticate", "json", "parse_body", "principal", "service"]
