@@ -199,7 +199,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="short runs (harness check, not for figures)")
     ap.add_argument("--only", default="crypto,http,batch", help="comma list of crypto,http,batch")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=None, help="alternating rounds for http (default 3)")
+    ap.add_argument("--rounds", type=int, default=None, help="alternating rounds for http (default 5)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per measured run (default 8)")
     ap.add_argument("--target", choices=["sigil", "reference"], default="sigil")
     ap.add_argument("--profile", action="store_true", help="py-spy a Sigil worker under load")
@@ -208,9 +208,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _sigterm)
 
     only = {s.strip() for s in a.only.split(",") if s.strip()}
-    duration = a.duration or (3.0 if a.quick else 8.0)
+    duration = a.duration or (3.0 if a.quick else 6.0)
     warmup = 1.0 if a.quick else 2.0
-    http_rounds = a.rounds or (1 if a.quick else 3)
+    http_rounds = a.rounds or (1 if a.quick else 5)
     batch_rounds = a.rounds or (1 if a.quick else 2)
     started = time.time()
     doc: dict = {

@@ -47,7 +47,8 @@ def build_context(settings: Settings) -> Context:
     limits = Limits(
         deletion_day_seconds=settings.deletion_day_seconds, cache_ttl_seconds=settings.cache_ttl_seconds
     )
-    return Context(Database(settings.db_url), sealer, Generation(settings.data_dir / "generation"), limits)
+    generation = Generation(settings.data_dir / "generation")
+    return Context(Database(settings.db_url), sealer, generation, limits, settings.audit_relay)
 
 
 def create_app(settings: Settings) -> SigilApp:

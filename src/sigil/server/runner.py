@@ -6,11 +6,17 @@ workers; the workers then read their settings from the environment (``app_from_e
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from sigil.server.settings import Settings
+from sigil.store.audit import AuditEvent
 from sigil.store.db import default_db_url, migrate
 from sigil.store.masterkey import load_master_key, write_secret_file
 
@@ -83,16 +89,60 @@ def serve(
     )
     print(f"API docs: http://{host}:{port}/docs", file=sys.stderr)
     sys.stderr.flush()
-    Granian(
-        "sigil.server.app:app_from_env",
-        factory=True,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        log_level=log_level,  # type: ignore[arg-type]
-        backlog=2048,
-    ).serve()
+    relay = _start_audit_relay(settings)
+    try:
+        Granian(
+            "sigil.server.app:app_from_env",
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            log_level=log_level,  # type: ignore[arg-type]
+            backlog=2048,
+        ).serve()
+    finally:
+        # The workers have flushed their queues into the relay by now; it drains and exits.
+        relay.terminate()
+        relay.join(timeout=30)
+
+
+def _start_audit_relay(settings: Settings) -> BaseProcess:
+    """Start the node's audit writer process and point the workers at its socket."""
+    path = settings.data_dir / "audit.sock"
+    if len(str(path)) > 100:  # sun_path holds 108 bytes
+        path = Path(tempfile.mkdtemp(prefix="sigil-")) / "audit.sock"
+    ctx = multiprocessing.get_context("spawn")
+    relay = ctx.Process(
+        target=_relay_main, args=(str(path), settings.db_url, str(settings.data_dir), os.getpid()),
+        name="sigil-audit-relay", daemon=False,
+    )  # fmt: skip
+    relay.start()
+    for _ in range(100):
+        if path.exists() or not relay.is_alive():
+            break
+        time.sleep(0.05)
+    os.environ["SIGIL_AUDIT_RELAY"] = str(path)
+    return relay
+
+
+def _relay_main(path: str, db_url: str, data_dir: str, parent_pid: int) -> None:
+    from sigil.store.audit import append_on
+    from sigil.store.audit_relay import run_relay, stop_signal_or_orphan
+    from sigil.store.db import Database
+    from sigil.store.sealing import Sealer
+
+    db = Database(db_url)
+    audit_key = Sealer(load_master_key(Path(data_dir), create=False)).audit_key
+
+    def write(events: Sequence[AuditEvent]) -> None:
+        with db.batch() as conn:
+            append_on(conn, audit_key, events)
+
+    try:
+        run_relay(Path(path), write, stop_signal_or_orphan(parent_pid))
+    finally:
+        db.dispose()
 
 
 def _redact(url: str) -> str:

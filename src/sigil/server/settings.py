@@ -18,6 +18,7 @@ class Settings:
     max_body: int = DEFAULT_MAX_BODY
     deletion_day_seconds: int = 86_400
     cache_ttl_seconds: float = 5.0
+    audit_relay: str | None = None  # the node's audit writer socket, set by ``sigil serve``
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,4 +29,5 @@ class Settings:
             max_body=int(os.environ.get("SIGIL_MAX_BODY", DEFAULT_MAX_BODY)),
             deletion_day_seconds=int(os.environ.get("SIGIL_DELETION_WINDOW_SECONDS", 86_400)),
             cache_ttl_seconds=float(os.environ.get("SIGIL_KEY_CACHE_TTL", 5.0)),
+            audit_relay=os.environ.get("SIGIL_AUDIT_RELAY") or None,
         )

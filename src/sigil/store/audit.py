@@ -235,10 +235,13 @@ class AuditWriter:
         self,
         write_batch: Callable[[Sequence[AuditEvent]], None],
         *,
+        barrier: Callable[[], None] | None = None,
         interval: float = 0.2,
         batch: int = 2000,
     ) -> None:
         self._write_batch = write_batch
+        self._barrier = barrier
+        self._flush_lock = threading.Lock()  # one batch in flight at a time, in order
         self._interval = interval
         self._batch = batch
         self._pending: list[AuditEvent] = []
@@ -269,7 +272,19 @@ class AuditWriter:
             if len(self._pending) >= self._batch:
                 self._wake.set()
 
+    def sync(self) -> None:
+        """Flush, and return once everything queued so far is in the database (read-your-writes
+        for the audit endpoints, even when a relay process does the writing)."""
+        with self._flush_lock:
+            self._flush_locked()
+            if self._barrier is not None:
+                self._barrier()
+
     def flush(self) -> None:
+        with self._flush_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
         with self._lock:
             events, self._pending = self._pending, []
         if not events:

@@ -39,7 +39,7 @@ async def show(request: Request) -> Response:
     ctx = service(request).ctx
 
     def read() -> list[dict[str, object]]:
-        ctx.audit.flush()
+        ctx.audit.sync()
         with ctx.db.read() as session:
             return read_entries_in(session, after=after, limit=limit)
 
@@ -51,7 +51,7 @@ async def verify(request: Request) -> Response:
     ctx = service(request).ctx
 
     def check() -> dict[str, object]:
-        ctx.audit.flush()
+        ctx.audit.sync()
         with ctx.db.read() as session:
             return asdict(verify_chain_in(session, ctx.sealer.audit_key))
 
