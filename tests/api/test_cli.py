@@ -9,9 +9,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,33 +17,14 @@ import jwt as pyjwt
 import pytest
 
 from sigil.client import ApiError, KeysClient
-
-SIGIL_BIN = Path(sys.executable).parent / "sigil"
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        assert self.code == 0, self.stderr
-        return json.loads(self.stdout)
+from support.cli import Run, run_cli
 
 
 def sigil(
     server: Any, *args: str, token: str | None = None, stdin: bytes | None = None, cwd: Path | None = None
 ) -> Run:
     """Run the CLI with SIGIL_URL/SIGIL_TOKEN pointing at the test server."""
-    env = {**os.environ, "SIGIL_URL": server.url, "SIGIL_TOKEN": token or ""}
-    command = [str(SIGIL_BIN)] if SIGIL_BIN.exists() else [sys.executable, "-m", "sigil.cli.main"]
-    proc = subprocess.run(
-        [*command, *args], input=stdin, capture_output=True, env=env, cwd=cwd, timeout=120, check=False
-    )
-    out = Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-    assert "Traceback" not in out.stderr, out.stderr
-    return out
+    return run_cli(list(args), url=server.url, token=token or "", stdin=stdin, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from support.cli import Run, run_cli
 from support.server import ServerProcess
 
-SIGIL_BIN = Path(sys.executable).parent / "sigil"
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = Path(os.environ.get("SIGIL_VECTORS_DIR", REPO.parent / "shared" / "vectors")) / "paf"
 PARTIALS = VECTORS / "spec-partials"
@@ -28,34 +25,14 @@ SEP = "\u2063"
 vectors_present = pytest.mark.skipif(not PARTIALS.is_dir(), reason=f"PAF vectors not found at {VECTORS}")
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        assert self.code == 0, self.stderr
-        return json.loads(self.stdout)
-
-
 def sigil(
     *args: str | Path, server: ServerProcess | None = None, token: str = "", stdin: str | None = None
 ) -> Run:
     """Run the CLI; without ``server`` SIGIL_URL points at a closed port (offline must not need it)."""
-    env = {**os.environ, "SIGIL_URL": server.url if server else "http://127.0.0.1:9", "SIGIL_TOKEN": token}
-    command = [str(SIGIL_BIN)] if SIGIL_BIN.exists() else [sys.executable, "-m", "sigil.cli.main"]
-    proc = subprocess.run(
-        [*command, *map(str, args)],
-        input=stdin.encode() if stdin is not None else None,
-        capture_output=True,
-        env=env,
-        timeout=120,
-        check=False,
+    url = server.url if server else "http://127.0.0.1:9"
+    return run_cli(
+        [str(a) for a in args], url=url, token=token, stdin=stdin.encode() if stdin is not None else None
     )
-    out = Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-    assert "Traceback" not in out.stderr, out.stderr
-    return out
 
 
 def write(tmp_path: Path, name: str, value: Any) -> Path:

@@ -99,19 +99,7 @@ class Signer:
     def _sign_all(
         private: PrivateKey, messages: Sequence[Message], hash_name: str, opts: SignOptions
     ) -> list[bytes]:
-        if len(messages) == 1:
-            m = messages[0]
-            return [
-                ecdsa.sign(
-                    private,
-                    message=m.message,
-                    digest=m.digest,
-                    hash_name=hash_name,
-                    encoding=opts.encoding,
-                    low_s=opts.low_s,
-                )
-            ]
-        if all(m.message is not None for m in messages):
+        if len(messages) > 1 and all(m.message is not None for m in messages):
             return ecdsa.sign_batch(
                 private,
                 messages=[m.message for m in messages if m.message is not None],
