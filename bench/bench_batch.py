@@ -32,7 +32,7 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_http import Target, start_reference, start_sigil  # noqa: E402
+from bench.bench_http import Target, start_pair  # noqa: E402
 from bench.loadgen.driver import LoadGen, find_loadgen, log, run_load  # noqa: E402
 
 BATCH_SIZE = 1000
@@ -218,11 +218,7 @@ def run(
 ) -> dict:
     lg = lg or find_loadgen()
     with contextlib.ExitStack() as stack:
-        ref = start_reference(stack, workers)
-        if target == "sigil":
-            sub = start_sigil(stack, workers)
-        else:
-            sub = start_reference(stack, workers, "reference-2")
+        ref, sub = start_pair(stack, workers, target)
         out = measure(
             ref,
             sub,

@@ -402,6 +402,14 @@ def measure(
     }  # fmt: skip
 
 
+def start_pair(stack: contextlib.ExitStack, workers: int, target: str) -> tuple[Target, Target]:
+    """The reference app and the subject (Sigil, or a second reference app for a harness check)."""
+    ref = start_reference(stack, workers)
+    if target == "sigil":
+        return ref, start_sigil(stack, workers)
+    return ref, start_reference(stack, workers, "reference-2")
+
+
 def run(
     *,
     workers: int = 2,
@@ -415,11 +423,7 @@ def run(
 ) -> dict:
     lg = lg or find_loadgen()
     with contextlib.ExitStack() as stack:
-        ref = start_reference(stack, workers)
-        if target == "sigil":
-            sub = start_sigil(stack, workers)
-        else:
-            sub = start_reference(stack, workers, "reference-2")
+        ref, sub = start_pair(stack, workers, target)
         out = measure(ref, sub, lg, connections=connections, duration=duration, warmup=warmup,
                       rounds=rounds, threads=threads)  # fmt: skip
     out["loadgen"] = lg.describe()
