@@ -87,9 +87,6 @@ class KeyCache:
         self._entries[key_id] = (key, now)
         return key
 
-    def forget(self, key_id: str) -> None:
-        self._entries.pop(key_id, None)
-
     def private_key(self, key: LoadedKey, version: LoadedVersion) -> PrivateKey:
         if version.private is None:
             assert version.sealed_private is not None and version.state != DESTROYED

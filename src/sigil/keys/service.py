@@ -24,9 +24,6 @@ class KeyService:
         self.lifecycle = KeyLifecycle(ctx, self.cache)
         self.signer = Signer(ctx, self.cache, self.lifecycle)
 
-    def public(self, key_id: str) -> Any:
-        return self.lifecycle.load(key_id)
-
     def service_jwks(self) -> dict[str, Any]:
         """JWKS of every key created with ``jwt: true`` (what relying parties fetch from
         ``/.well-known/jwks.json``)."""

@@ -62,17 +62,11 @@ class Signer:
         self._cache = cache
         self._lifecycle = lifecycle
 
-    def sign(
-        self, principal: Principal, key_id: str, messages: Sequence[Message], opts: SignOptions
-    ) -> Signed:
-        return self.sign_with(
-            principal, owned(self._lifecycle.load(key_id), principal, key_id), messages, opts
-        )
-
     def sign_with(
         self, principal: Principal, key: LoadedKey, messages: Sequence[Message], opts: SignOptions
     ) -> Signed:
-        """Sign with an already loaded key that the caller has checked belongs to ``principal``."""
+        """Sign with a loaded key that the caller has checked belongs to ``principal`` (the route
+        loads it through the cache, see ``sigil.server.http.load_key``)."""
         if not 1 <= len(messages) <= self._ctx.limits.max_batch_items:
             raise PayloadTooLarge(f"a batch holds 1..{self._ctx.limits.max_batch_items} items")
         key_id = key.key_id

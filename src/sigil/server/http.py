@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -128,11 +128,6 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def principal(request: Request) -> Principal:
-    """The caller, blocking on the database on a cache miss (call from a worker thread)."""
-    return service(request).tokens.authenticate(bearer(request))
-
-
 async def authenticate(request: Request) -> Principal:
     """The caller: from the worker's cache when warm, else looked up off the event loop."""
     tokens = service(request).tokens
@@ -186,4 +181,3 @@ def json(data: Any, status: int = 200) -> Response:
     return JsonBytes(orjson.dumps(data), status)
 
 
-__all__ = ["Endpoint", "ValidationError", "authenticate", "json", "parse_body", "principal", "service"]

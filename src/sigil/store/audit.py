@@ -266,12 +266,6 @@ class AuditWriter:
             if len(self._pending) >= self._batch:
                 self._wake.set()
 
-    def record_many(self, events: Iterable[AuditEvent]) -> None:
-        with self._lock:
-            self._pending.extend(events)
-            if len(self._pending) >= self._batch:
-                self._wake.set()
-
     def sync(self) -> None:
         """Flush, and return once everything queued so far is in the database (read-your-writes
         for the audit endpoints, even when a relay process does the writing)."""
