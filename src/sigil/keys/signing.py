@@ -72,7 +72,7 @@ class Signer:
         key_id = key.key_id
         hash_name = opts.hash_name or key.curve.default_hash
         try:
-            version = self._signing_version(key, opts.version)
+            version = signing_version(key, opts.version)
             private = self._cache.private_key(key, version)
             signatures = self._sign_all(private, messages, hash_name, opts)
         except Exception as exc:
@@ -113,22 +113,6 @@ class Signer:
             for m in messages
         ]
 
-    @staticmethod
-    def _signing_version(key: LoadedKey, wanted: int | None) -> LoadedVersion:
-        if key.state != ENABLED:
-            raise Conflict(f"the key is {key.state.replace('_', ' ')}", code=f"key_{key.state}")
-        if wanted is not None:
-            version = key.versions.get(wanted)
-            if version is None:
-                raise NotFound(f"key {key.key_id!r} has no version {wanted}")
-            if version.state != ENABLED:
-                raise Conflict(f"version {wanted} is {version.state}", code=f"version_{version.state}")
-            return version
-        for number in sorted(key.versions, reverse=True):
-            if key.versions[number].state == ENABLED:
-                return key.versions[number]
-        raise Conflict("the key has no enabled version", code="version_disabled")
-
     # --- verify -------------------------------------------------------------------------------
 
     def verify_with_key(
@@ -160,7 +144,7 @@ class Signer:
         self, principal: Principal, key_id: str, claims: Mapping[str, Any], expires_in: int | None
     ) -> tuple[str, str, str]:
         key = owned(self._lifecycle.load(key_id), principal, key_id)
-        version = self._signing_version(key, None)
+        version = signing_version(key, None)
         if expires_in is not None and not 1 <= expires_in <= MAX_JWT_LIFETIME:
             raise BadRequest(f"expires_in must be 1..{MAX_JWT_LIFETIME} seconds", code="validation_error")
         now = int(time.time())
@@ -186,6 +170,24 @@ class Signer:
         if key is None:
             raise NotFound(f"no key {key_id!r}")
         return jwt.jwks(jwk_entries(key))
+
+
+def signing_version(key: LoadedKey, wanted: int | None) -> LoadedVersion:
+    """The version to sign with: ``wanted``, or the newest enabled one; 409 when the key or that
+    version may not sign."""
+    if key.state != ENABLED:
+        raise Conflict(f"the key is {key.state.replace('_', ' ')}", code=f"key_{key.state}")
+    if wanted is not None:
+        version = key.versions.get(wanted)
+        if version is None:
+            raise NotFound(f"key {key.key_id!r} has no version {wanted}")
+        if version.state != ENABLED:
+            raise Conflict(f"version {wanted} is {version.state}", code=f"version_{version.state}")
+        return version
+    for number in sorted(key.versions, reverse=True):
+        if key.versions[number].state == ENABLED:
+            return key.versions[number]
+    raise Conflict("the key has no enabled version", code="version_disabled")
 
 
 def sign_event(

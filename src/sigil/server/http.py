@@ -179,5 +179,3 @@ class JsonBytes(Response):
 
 def json(data: Any, status: int = 200) -> Response:
     return JsonBytes(orjson.dumps(data), status)
-
-

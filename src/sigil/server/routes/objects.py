@@ -25,7 +25,7 @@ from sigil.errors import BadRequest, Conflict, NotFound, SigilError
 from sigil.keys.model import DESTROYED, LoadedKey, Principal
 from sigil.keys.repository import owned
 from sigil.keys.service import KeyService
-from sigil.keys.signing import Signer
+from sigil.keys.signing import signing_version
 from sigil.objects import (
     ALL_PROFILES,
     DEFAULT_PROFILE,
@@ -125,7 +125,7 @@ class _KeySigner:
 
     def __call__(self, message: bytes) -> bytes:
         try:
-            version = Signer._signing_version(self.key, None)
+            version = signing_version(self.key, None)
             private = self.svc.cache.private_key(self.key, version)
         except SigilError as exc:
             self._audit(outcome=exc.code)
