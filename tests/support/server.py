@@ -35,19 +35,21 @@ class ServerProcess:
         data_dir: Path | None = None,
         workers: int = 1,
         env: dict[str, str] | None = None,
+        port: int = 0,
     ) -> None:
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="sigil-test-"))
         self.db_url = db_url
         self.workers = workers
         self.admin_token = ADMIN_TOKEN
         self.extra_env = env or {}
-        self.port = 0
+        self.fixed_port = port  # 0: a free one, picked by each start()
+        self.port = port
         self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir / "server.log"
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        self.port = free_port()
+        self.port = self.fixed_port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
             str(SIGIL_BIN),

@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from sigil.errors import SigilError
 from sigil.keys.context import Context, Limits
@@ -36,6 +37,14 @@ log = logging.getLogger("sigil.server")
 ROUTE_MODULES = (sign, health, tokens, keys, jwt, audit, objects)
 SWEEP_SECONDS = 30.0
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# The console runs only its own files: no inline script, nothing from elsewhere, never framed.
+CONSOLE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
 
 
 def endpoints() -> list[Endpoint]:
@@ -69,8 +78,8 @@ def create_app(settings: Settings) -> SigilApp:
     return app
 
 
-def _document_routes(registry: list[Endpoint]) -> list[Route]:
-    """``/openapi.json``, ``/docs`` and ``/`` (the web console once it exists, the docs until then)."""
+def _document_routes(registry: list[Endpoint]) -> list[BaseRoute]:
+    """``/openapi.json``, ``/docs``, ``/`` (the web console if present, else the docs) and ``/web/``."""
     spec = build_openapi(registry)
     page = _docs_page(registry)
 
@@ -82,12 +91,15 @@ def _document_routes(registry: list[Endpoint]) -> list[Route]:
 
     async def index(_request: Request) -> Response:
         console = WEB_DIR / "index.html"
-        return HTMLResponse(console.read_text() if console.exists() else page)
+        if not console.exists():
+            return HTMLResponse(page)
+        return HTMLResponse(console.read_text(), headers=CONSOLE_HEADERS)
 
     return [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
         Route("/", index, methods=["GET"]),
+        Mount("/web", app=StaticFiles(directory=WEB_DIR, check_dir=False), name="web"),
     ]
 
 
