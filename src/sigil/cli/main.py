@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from sigil.cli import audit, jwt, keys, objects, serve, sign, tokens
+from sigil.cli import audit, device, jwt, keys, objects, serve, sign, tokens
 
 app = typer.Typer(
     name="sigil",
@@ -27,6 +27,7 @@ app.command("verify")(sign.verify_command)
 app.command("jwt")(jwt.jwt_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(objects.app, name="objects")
+app.add_typer(device.app, name="device")
 
 
 if __name__ == "__main__":
