@@ -145,3 +145,11 @@ class WrongFieldType(BadRequest):
 
     code = "wrong_field_type"
     title = "Wrong field type"
+
+
+class TooManyRequests(SigilError):
+    """A rate limit was hit (per user or per client address); retry after the window."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"

@@ -36,7 +36,21 @@ def prepare(data_dir: Path, db_url: str | None) -> Settings:
     os.environ["SIGIL_DB_URL"] = url
     settings = Settings.from_env()
     _bootstrap_admin(settings)
+    _ensure_session_key(settings)
     return settings
+
+
+def _ensure_session_key(settings: Settings) -> None:
+    """The service's session-token key (``sigil.auth.sessions``), published in the JWKS."""
+    from sigil.auth.sessions import ensure_service_key
+    from sigil.keys.service import KeyService
+    from sigil.server.app import build_context
+
+    ctx = build_context(settings)
+    try:
+        ensure_service_key(ctx, KeyService(ctx))
+    finally:
+        ctx.close()
 
 
 def _bootstrap_admin(settings: Settings) -> None:
@@ -77,6 +91,8 @@ def serve(
     from granian import Granian
     from granian.constants import Interfaces
 
+    # WebAuthn trusts only the origins listed; by default the server's own localhost origin.
+    os.environ.setdefault("SIGIL_WEBAUTHN_ORIGINS", f"http://localhost:{port}")
     settings = prepare(Path(data_dir), db_url)
     db_shown = (
         "SQLite " + settings.db_url.removeprefix("sqlite:///")

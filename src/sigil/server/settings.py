@@ -19,6 +19,16 @@ class Settings:
     deletion_day_seconds: int = 86_400
     cache_ttl_seconds: float = 5.0
     audit_relay: str | None = None  # the node's audit writer socket, set by ``sigil serve``
+    # Device-key login and WebAuthn (docs/auth.md).
+    auth_domain: str = "localhost"
+    open_registration: bool = False
+    challenge_ttl: int = 60
+    session_ttl: int = 3600
+    auth_rate_user: int = 30  # challenge/verify calls per user per minute
+    auth_rate_addr: int = 120  # challenge/verify calls per client address per minute
+    rp_id: str = "localhost"
+    rp_name: str = "Sigil"
+    webauthn_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,4 +40,15 @@ class Settings:
             deletion_day_seconds=int(os.environ.get("SIGIL_DELETION_WINDOW_SECONDS", 86_400)),
             cache_ttl_seconds=float(os.environ.get("SIGIL_KEY_CACHE_TTL", 5.0)),
             audit_relay=os.environ.get("SIGIL_AUDIT_RELAY") or None,
+            auth_domain=os.environ.get("SIGIL_AUTH_DOMAIN") or "localhost",
+            open_registration=os.environ.get("SIGIL_OPEN_REGISTRATION") == "1",
+            challenge_ttl=int(os.environ.get("SIGIL_CHALLENGE_TTL") or 60),
+            session_ttl=int(os.environ.get("SIGIL_SESSION_TTL") or 3600),
+            auth_rate_user=int(os.environ.get("SIGIL_AUTH_RATE_USER") or 30),
+            auth_rate_addr=int(os.environ.get("SIGIL_AUTH_RATE_ADDR") or 120),
+            rp_id=os.environ.get("SIGIL_RP_ID") or "localhost",
+            rp_name=os.environ.get("SIGIL_RP_NAME") or "Sigil",
+            webauthn_origins=tuple(
+                o.strip() for o in os.environ.get("SIGIL_WEBAUTHN_ORIGINS", "").split(",") if o.strip()
+            ),
         )

@@ -83,3 +83,60 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- device-key login (issue 4) ----------------------------------------------------------------
+
+
+class AuthUser(Base):
+    """A person who logs in with device keys or passkeys (not a key-service principal)."""
+
+    __tablename__ = "auth_users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # "usr_" + hex
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthDevice(Base):
+    """A device's public key: SEC1 uncompressed P-256 (kind "ecdsa") or COSE key bytes
+    (kind "webauthn"). The private key never reaches the server."""
+
+    __tablename__ = "auth_devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # "dev_" + hex
+    user_id: Mapped[str] = mapped_column(ForeignKey("auth_users.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ecdsa | webauthn
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    credential_id: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, unique=True)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    aaguid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AuthChallenge(Base):
+    """A single-use login or WebAuthn challenge; consumed by one atomic UPDATE."""
+
+    __tablename__ = "auth_challenges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # "ch_" + hex
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(24))  # login | webauthn_register | webauthn_login
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
+    domain: Mapped[str] = mapped_column(String(253))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    consumed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthRate(Base):
+    """Fixed-window rate-limit counters shared by every worker and node."""
+
+    __tablename__ = "auth_rate"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
