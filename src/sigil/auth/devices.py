@@ -61,7 +61,7 @@ def _user(r: AuthUser) -> User:
     return User(id=r.id, name=r.name, created_at=r.created_at)
 
 
-def _device(r: AuthDevice) -> Device:
+def to_device(r: AuthDevice) -> Device:
     return Device(
         id=r.id,
         user_id=r.user_id,
@@ -92,7 +92,7 @@ def get_device(ctx: Context, device_id: str) -> Device | None:
         return None
     with ctx.db.read() as session:
         r = session.get(AuthDevice, device_id)
-        return None if r is None else _device(r)
+        return None if r is None else to_device(r)
 
 
 def register_device(
@@ -149,7 +149,7 @@ def register_device(
             audit.append(
                 session, ctx.sealer.audit_key, [AuditEvent(user, "auth.device_register", key_id=device.id)]
             )
-            return _device(device), _user(row)
+            return to_device(device), _user(row)
     except IntegrityError:
         raise Conflict("the user or credential was registered concurrently; retry", code="conflict") from None
 
@@ -162,7 +162,7 @@ def list_devices(ctx: Context, user: str) -> list[Device]:
             .where(AuthUser.name == user)
             .order_by(AuthDevice.created_at, AuthDevice.id)
         ).scalars()
-        return [_device(r) for r in rows]
+        return [to_device(r) for r in rows]
 
 
 def revoke_device(ctx: Context, *, user: str, device_id: str) -> Device:
@@ -183,4 +183,4 @@ def revoke_device(ctx: Context, *, user: str, device_id: str) -> Device:
                 session, ctx.sealer.audit_key, [AuditEvent(user, "auth.device_revoke", key_id=row.id)]
             )
         session.flush()
-        return _device(row)
+        return to_device(row)
