@@ -274,3 +274,43 @@ def test_passkey_replay_fails(
     assert "HTTP 4" in message
     assert not ui.logged_in()
     ui.shot("replay-rejected")
+
+
+def test_add_passkey_then_revoke_browser_key(
+    console: Console, authenticator: dict[str, Any], user: str
+) -> None:
+    """A signed-in user adds a passkey (adding a device needs the session), then revokes the browser key."""
+    ui = console
+    register_and_login_browser(ui, user)
+
+    state, message = ui.act("add-passkey")
+    assert state == "ok", message
+    rows = ui.page.locator("[data-testid=device-row]")
+    assert rows.count() == 2
+    kinds = sorted(rows.nth(i).get_attribute("data-kind") or "" for i in range(2))
+    assert kinds == ["ecdsa", "webauthn"]
+    ui.shot("passkey-added")
+
+    ui.act("logout")
+    ui.mode("passkey")
+    ui.fill_user(user)
+    state, message = ui.act("login")
+    assert state == "ok", message
+    assert ui.whoami() == user
+    ui.shot("signed-in-with-passkey")
+
+    ecdsa_row = ui.page.locator("[data-testid=device-row][data-kind=ecdsa]")
+    ui.page.evaluate("() => { document.getElementById('status').dataset.state = 'idle'; }")
+    ecdsa_row.locator("[data-testid=revoke]").click()
+    state, message = ui.wait_status()
+    assert state == "ok", message
+    assert ecdsa_row.get_attribute("data-revoked") == "true"
+    ui.shot("browser-key-revoked")
+
+    ui.act("logout")
+    ui.mode("browser")
+    state, message = ui.act("login")
+    assert state == "error", message
+    assert "device_revoked" in message
+    assert not ui.logged_in()
+    ui.shot("revoked-key-refused")

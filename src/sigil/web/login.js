@@ -169,15 +169,62 @@ async function showSession() {
   $("whoami-user").textContent = who.user;
   $("whoami-device").textContent = who.device_id;
   $("whoami-expires").textContent = formatTime(who.expires_at);
+  panel.dataset.device = who.device_id;
   panel.hidden = false;
   $("login-panel").hidden = true;
+  await showDevices(token, who);
   return who;
+}
+
+async function showDevices(token, who) {
+  const list = $("devices");
+  let devices;
+  try {
+    ({ devices } = await api("GET", "/v1/auth/devices", undefined, token));
+  } catch (err) {
+    list.replaceChildren(element("li", { className: "error" }, `Devices could not be listed: ${describe(err)}`));
+    return;
+  }
+  list.replaceChildren(...devices.map((device) => deviceRow(device, who)));
+}
+
+function deviceRow(device, who) {
+  const row = element("li", { "data-testid": "device-row" });
+  row.dataset.deviceId = device.device_id;
+  row.dataset.kind = device.kind;
+  row.dataset.revoked = String(Boolean(device.revoked));
+  row.append(
+    element("span", {}, device.name || (device.kind === "webauthn" ? "passkey" : "browser key")),
+    element("span", { className: "tag" }, device.kind === "webauthn" ? "passkey" : "ECDSA key"),
+    element("span", { className: "device-id" }, device.device_id),
+  );
+  if (device.device_id === who.device_id) row.append(element("span", { className: "tag" }, "this session"));
+  if (device.revoked) {
+    row.append(element("span", { className: "tag" }, "revoked"));
+  } else {
+    const revoke = element("button", { type: "button", "data-testid": "revoke" }, "Revoke");
+    revoke.addEventListener("click", () => onRevoke(device.device_id));
+    row.append(revoke);
+  }
+  return row;
+}
+
+function element(tag, attributes, text) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "className") node.className = value;
+    else node.setAttribute(name, value);
+  }
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
 
 function showLoggedOut() {
   const panel = $("session-panel");
   panel.hidden = true;
   delete panel.dataset.user;
+  delete panel.dataset.device;
+  $("devices").replaceChildren();
   $("login-panel").hidden = false;
 }
 
@@ -378,6 +425,28 @@ function onWhoami() {
   });
 }
 
+function onAddDevice(kind) {
+  return run(kind === "passkey" ? "Adding a passkey" : "Adding this browser", async () => {
+    const user = $("session-panel").dataset.user;
+    const name = $("device-name").value.trim();
+    const held = kind === "browser" ? await loadDeviceKey(user) : undefined;
+    if (held) throw new UiError(`This browser already holds a key for ${user} (device ${held.device_id}).`);
+    const message = kind === "passkey" ? await registerPasskey(user, name) : await registerBrowser(user, name);
+    await showSession();
+    return message.replace(" You can sign in now.", "");
+  });
+}
+
+function onRevoke(deviceId) {
+  return run("Revoking", async () => {
+    const token = sessionToken();
+    if (!token) throw new UiError("Not signed in.");
+    await api("DELETE", `/v1/auth/devices/${encodeURIComponent(deviceId)}`, undefined, token);
+    await showSession().catch(() => showLoggedOut());
+    return `Device ${deviceId} is revoked: it can no longer sign in.`;
+  });
+}
+
 function onLogout() {
   sessionStorage.removeItem(SESSION_KEY);
   showLoggedOut();
@@ -390,6 +459,8 @@ function init() {
   $("register").addEventListener("click", onRegister);
   $("whoami").addEventListener("click", onWhoami);
   $("logout").addEventListener("click", onLogout);
+  $("add-browser").addEventListener("click", () => onAddDevice("browser"));
+  $("add-passkey").addEventListener("click", () => onAddDevice("passkey"));
   showMode();
   if (sessionToken()) {
     run("Session check", async () => {
