@@ -188,6 +188,15 @@ def test_errors_are_shown(console: Console, browser: Any, origin: str, user: str
     state, message = ui.act("register")
     assert state == "ok", message
 
+    # A session token the server does not accept (here: not a JWT at all) is dropped on load.
+    ui.page.evaluate("() => sessionStorage.setItem('sigil.session', 'not-a-token')")
+    ui.page.reload()
+    state, message = ui.wait_status()
+    assert state == "ok" and "session has ended" in message, message
+    assert not ui.logged_in()
+    assert ui.page.evaluate("() => sessionStorage.getItem('sigil.session')") is None
+    ui.shot("bad-session-dropped")
+
     # Another browser may not add a device to an existing user without that user's session:
     # the server's problem+json detail is shown.
     other = browser.new_context(base_url=origin)

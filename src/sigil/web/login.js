@@ -464,8 +464,13 @@ function init() {
   showMode();
   if (sessionToken()) {
     run("Session check", async () => {
-      const who = await showSession();
-      return `Signed in as ${who.user}.`;
+      try {
+        const who = await showSession();
+        return `Signed in as ${who.user}.`;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) return "Your session has ended: sign in again.";
+        throw err;
+      }
     });
   }
   document.body.dataset.ready = "true";
