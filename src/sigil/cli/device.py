@@ -15,6 +15,7 @@ import getpass
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,14 @@ def server_url(keystore: Keystore) -> str | None:
     return os.environ.get("SIGIL_URL") or keystore.server_url or None
 
 
+def readable(row: dict[str, Any]) -> dict[str, Any]:
+    """``expires_at`` given in unix seconds shown as ISO-8601 UTC (human output only)."""
+    value = row.get("expires_at")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {**row, "expires_at": datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")}
+    return row
+
+
 def require_device_id(keystore: Keystore) -> str:
     if not keystore.device_id:
         fail(f"the device of {keystore.user!r} is not registered yet (run `sigil device register`)")
@@ -250,7 +259,8 @@ def login(user: str | None = UserOption, as_json: bool = JsonOption) -> None:
         print_json({**result.to_dict(), "session_file": str(saved)})
         return
     print_fields(
-        {**result.to_dict(), "session_file": str(saved)}, ["user", "device_id", "expires_at", "session_file"]
+        readable({**result.to_dict(), "session_file": str(saved)}),
+        ["user", "device_id", "expires_at", "session_file"],
     )
     info("Logged in; the session token is saved in session_file (print it with --json).")
 
@@ -267,7 +277,7 @@ def whoami(
     if as_json:
         print_json(me)
         return
-    print_fields(me.to_dict(), ["user", "device_id", "expires_at"])
+    print_fields(readable(me.to_dict()), ["user", "device_id", "expires_at"])
 
 
 @app.command("list")
@@ -300,6 +310,7 @@ def revoke(
     if device_id == keystore.device_id:
         with contextlib.suppress(FileNotFoundError):
             session_path(keystore.user).unlink()
+        info("This device is revoked: it can no longer log in, and its saved session was removed.")
     if as_json:
         print_json(answer)
         return
