@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -209,6 +210,9 @@ def test_register_then_login_gives_a_session_verifiable_from_the_jwks(
     )
     assert claims["sub"] == user and claims["device_id"] == device_id and claims["iss"] == "sigil"
     assert claims["exp"] == session["expires_at"] > time.time()
+    r = wa.http.get("/v1/auth/session", headers=_auth(session["session_token"]))
+    assert r.status_code == 200, r.text
+    assert (r.json()["user"], r.json()["device_id"]) == (user, device_id)
 
 
 def test_discoverable_login_without_a_user_name(
@@ -376,14 +380,37 @@ def test_unknown_credential(wa: Harness, auth: SoftAuthenticator, alice: tuple[s
 
 def test_revoked_device(wa: Harness, auth: SoftAuthenticator, alice: tuple[str, str]) -> None:
     user, device_id = alice
+    token = wa.login(auth, user).json()["session_token"]
     started = wa.login_options(user)
-    wa.execute("UPDATE auth_devices SET revoked_at = 1 WHERE id = :id", id=device_id)
+    r = wa.http.delete(f"/v1/auth/devices/{device_id}", headers=_auth(token))
+    assert r.status_code == 200 and r.json()["revoked"] is True, r.text
+    assert wa.http.get("/v1/auth/session", headers=_auth(token)).status_code == 401
     credential = auth.get(started["options"])
     wa.expect_rejection(
         401, "device_revoked", "webauthn.login", lambda: wa.login_verify(started["challenge_id"], credential)
     )
     r = wa.http.post("/v1/webauthn/login/options", json={"user": user})
     assert r.status_code == 404 and r.json()["code"] == "no_passkeys"
+
+
+def test_concurrent_verifies_of_one_assertion(
+    wa: Harness, auth: SoftAuthenticator, alice: tuple[str, str]
+) -> None:
+    """20 concurrent calls with one valid assertion for one challenge: exactly one session."""
+    user, device_id = alice
+    started = wa.login_options(user)
+    credential = auth.get(started["options"])
+    body = {"challenge_id": started["challenge_id"], "credential": credential}
+
+    def call(_: int) -> int:
+        with wa.proc.client() as http:
+            return http.post("/v1/webauthn/login/verify", json=body).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = sorted(pool.map(call, range(20)))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) - {200} <= {409}, statuses
+    assert wa.device(device_id).sign_count == 1
 
 
 def test_unknown_user_and_unknown_challenge(
@@ -535,3 +562,20 @@ def test_registration_closed_without_open_registration(server: ServerProcess) ->
         assert r.status_code == 403, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["code"] == "registration_closed"
+
+
+def test_user_verification_required_policy() -> None:
+    env = {**ENV, "SIGIL_WEBAUTHN_USER_VERIFICATION": "required"}
+    proc = ServerProcess(env=env).start()
+    wa = Harness(proc)
+    try:
+        auth = SoftAuthenticator(origin=ORIGIN)
+        user = _user()
+        started = wa.register_options(user)
+        assert started["options"]["authenticatorSelection"]["userVerification"] == "required"
+        wa.register(auth, user)
+        assert wa.login_options(user)["options"]["userVerification"] == "required"
+        _bad_login(wa, 401, "user_verification_missing", user, auth, flags=FLAG_UP)
+    finally:
+        wa.close()
+        proc.stop()
