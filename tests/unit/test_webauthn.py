@@ -3,9 +3,11 @@ the software authenticator (real ES256 signatures, nothing mocked)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
+import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -23,7 +25,7 @@ from sigil.auth.webauthn import (
     verify_authentication,
     verify_registration,
 )
-from support.authenticator import FLAG_AT, FLAG_UP, FLAG_UV, SoftAuthenticator, b64url
+from support.authenticator import FLAG_AT, FLAG_UP, FLAG_UV, SoftAuthenticator, b64url, b64url_decode
 
 RP = RelyingParty(rp_id="login.example", rp_name="Sigil", origins=("https://login.example",))
 UV_REQUIRED = RelyingParty(
@@ -196,3 +198,30 @@ def test_malformed_credentials(credential: dict[str, Any]) -> None:
 def test_policy_is_validated() -> None:
     with pytest.raises(ValueError, match="user_verification"):
         RelyingParty(rp_id="a", rp_name="b", origins=(), user_verification="sometimes")
+
+
+@pytest.mark.parametrize("member", ["fmt", "attStmt", "authData"])
+@pytest.mark.parametrize("value", [None, 1, 1.5, True, "", "text", b"", b"\x00" * 37, [], {"a": 1}])
+def test_attestation_object_of_the_wrong_shape_is_a_clean_rejection(member: str, value: object) -> None:
+    """Found by fuzzing: py_webauthn raised TypeError (a 500) for a non-map attStmt or non-bytes authData."""
+    auth, options, challenge = _registration()
+    credential = auth.create(options)
+    attestation = cbor2.loads(b64url_decode(credential["response"]["attestationObject"]))
+    attestation[member] = value
+    credential["response"]["attestationObject"] = b64url(cbor2.dumps(attestation))
+    with pytest.raises((WebAuthnMalformed, RegistrationRejected)):
+        verify_registration(RP, credential=credential, expected_challenge=challenge)
+
+
+@pytest.mark.parametrize("member", ["type", "challenge", "origin", "crossOrigin", "tokenBinding"])
+@pytest.mark.parametrize("value", [None, 1, [], {}, "", {"status": 5}, ["webauthn.get"]])
+def test_client_data_of_the_wrong_shape_is_a_clean_rejection(member: str, value: object) -> None:
+    auth, passkey = _registered()
+    challenge = secrets.token_bytes(32)
+    stored = StoredCredential(passkey.credential_id, passkey.public_key)
+    credential = auth.get(authentication_options(RP, challenge=challenge))
+    client_data = json.loads(b64url_decode(credential["response"]["clientDataJSON"]))
+    client_data[member] = value
+    credential["response"]["clientDataJSON"] = b64url(json.dumps(client_data).encode())
+    with pytest.raises((WebAuthnMalformed, AuthenticationRejected)):
+        verify_authentication(RP, credential=credential, expected_challenge=challenge, stored=stored)

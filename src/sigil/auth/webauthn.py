@@ -38,6 +38,7 @@ from webauthn.helpers import (
     parse_attestation_object,
     parse_authentication_credential_json,
     parse_authenticator_data,
+    parse_cbor,
     parse_client_data_json,
     parse_registration_credential_json,
 )
@@ -188,7 +189,13 @@ def verify_registration(
     client_data = _client_data(cred.response.client_data_json)
     try:
         attestation = parse_attestation_object(cred.response.attestation_object)
-    except WebAuthnException as exc:
+        if not isinstance(attestation.auth_data, AuthenticatorData):
+            raise TypeError("authData is not authenticator data")
+        raw = parse_cbor(cred.response.attestation_object)
+        # §8.7: a "none" attestation statement is the empty map; any statement is a map.
+        if not isinstance(raw.get("attStmt"), dict) or (raw.get("fmt") == "none" and raw["attStmt"]):
+            raise TypeError("attStmt must be a map (the empty map for fmt none)")
+    except Exception as exc:  # any failure to parse outside bytes is malformed input
         raise WebAuthnMalformed(f"attestationObject: {exc}") from None
     auth_data = attestation.auth_data
     error = RegistrationRejected
@@ -211,7 +218,7 @@ def verify_registration(
             require_user_verification=rp.uv_required,
             supported_pub_key_algs=ES256_ONLY,
         )
-    except WebAuthnException as exc:
+    except (WebAuthnException, TypeError, ValueError, KeyError) as exc:  # e.g. a malformed attStmt
         raise RegistrationRejected(f"registration does not verify: {exc}") from None
     if verified.credential_id != cred.raw_id:  # §7.1 step 22: the attested id is the credential's id
         raise RegistrationRejected("the attested credential id is not the credential's id")
@@ -275,7 +282,7 @@ def verify_authentication(
     client_data = _client_data(cred.response.client_data_json)
     try:
         auth_data = parse_authenticator_data(cred.response.authenticator_data)
-    except WebAuthnException as exc:
+    except Exception as exc:  # any failure to parse outside bytes is malformed input
         raise WebAuthnMalformed(f"authenticatorData: {exc}") from None
     error = AuthenticationRejected
     check_type(client_data, ClientDataType.WEBAUTHN_GET, error)  # §7.2 step 11
@@ -296,7 +303,11 @@ def verify_authentication(
             credential_current_sign_count=0,
             require_user_verification=rp.uv_required,
         )
-    except WebAuthnException as exc:  # step 20: the signature over authData || SHA-256(clientData)
+    except (
+        WebAuthnException,
+        TypeError,
+        ValueError,
+    ) as exc:  # step 20: signature over authData || H(clientData)
         raise AuthenticationRejected(f"assertion does not verify: {exc}", code="signature_invalid") from None
     check_sign_count(auth_data.sign_count, stored.sign_count)  # step 21
     return VerifiedAssertion(
@@ -393,14 +404,14 @@ def _parse(parser: Any, credential: Mapping[str, Any]) -> object:
         raise WebAuthnMalformed("credential must be a JSON object")
     try:
         return parser(dict(credential))
-    except (WebAuthnException, ValueError, TypeError) as exc:
+    except Exception as exc:  # any failure to parse outside JSON is malformed input
         raise WebAuthnMalformed(f"credential: {exc}") from None
 
 
 def _client_data(raw: bytes) -> CollectedClientData:
     try:
         client_data = parse_client_data_json(raw)
-    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+    except Exception as exc:  # any failure to parse outside bytes is malformed input
         raise WebAuthnMalformed(f"clientDataJSON: {exc}") from None
     if not isinstance(client_data.origin, str) or not isinstance(client_data.type, str):
         raise WebAuthnMalformed("clientDataJSON: origin and type must be strings")
