@@ -579,3 +579,18 @@ def test_user_verification_required_policy() -> None:
     finally:
         wa.close()
         proc.stop()
+
+
+def test_rate_limited_per_client_address() -> None:
+    proc = ServerProcess(env={**ENV, "SIGIL_AUTH_RATE_ADDR": "3"}).start()
+    wa = Harness(proc)
+    try:
+        for _ in range(3):
+            r = wa.http.post("/v1/webauthn/login/options", json={})
+            assert r.status_code == 200, r.text
+        wa.expect_rejection(
+            429, "rate_limited", "webauthn.login", lambda: wa.http.post("/v1/webauthn/login/options", json={})
+        )
+    finally:
+        wa.close()
+        proc.stop()
