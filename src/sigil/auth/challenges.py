@@ -16,8 +16,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import Connection, delete
 from sqlalchemy.orm import Session
 
 from sigil.auth.errors import ChallengeExpired, ChallengeMismatch, ChallengeNotFound, ChallengeUsed
@@ -27,6 +28,20 @@ from sigil.store.models import AuthChallenge
 PURPOSES = ("login", "webauthn_register", "webauthn_login")
 RANDOM_BYTES = 32
 MAX_ID_LEN = 32
+# Plain SQL through the DB-API (the same on SQLite and PostgreSQL): these run on every login.
+_INSERT = (
+    "INSERT INTO auth_challenges"
+    " (id, user_id, purpose, challenge, domain, expires_at, consumed_at, created_at)"
+    " VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m})"
+)
+_SELECT = (
+    "SELECT id, user_id, purpose, challenge, domain, expires_at, consumed_at, created_at"
+    " FROM auth_challenges WHERE id = {m}"
+)
+# The single-use guarantee: only one UPDATE can see consumed_at IS NULL (DESIGN.md, invariants).
+_CONSUME = (
+    "UPDATE auth_challenges SET consumed_at = {m} WHERE id = {m} AND consumed_at IS NULL AND expires_at > {m}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +64,22 @@ def make_challenge(domain: str, random: bytes | None = None) -> bytes:
     return hashlib.sha256(nonce + domain.encode("utf-8")).digest()
 
 
-def _row(r: AuthChallenge) -> ChallengeRow:
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _params(row: ChallengeRow) -> tuple[object, ...]:
+    return (
+        row.id, row.user_id, row.purpose, row.challenge, row.domain, row.expires_at, row.consumed_at,
+        row.created_at,
+    )  # fmt: skip
+
+
+def _from_tuple(t: tuple[Any, ...]) -> ChallengeRow:
     return ChallengeRow(
-        id=r.id,
-        user_id=r.user_id,
-        purpose=r.purpose,
-        challenge=bytes(r.challenge),
-        domain=r.domain,
-        expires_at=r.expires_at,
-        consumed_at=r.consumed_at,
-        created_at=r.created_at,
-    )
+        id=t[0], user_id=t[1], purpose=t[2], challenge=bytes(t[3]), domain=t[4], expires_at=int(t[5]),
+        consumed_at=None if t[6] is None else int(t[6]), created_at=int(t[7]),
+    )  # fmt: skip
 
 
 def new_challenge(
@@ -69,7 +89,7 @@ def new_challenge(
     if purpose not in PURPOSES:
         raise ValueError(f"unknown challenge purpose {purpose!r}")
     now = now_us()
-    row = AuthChallenge(
+    row = ChallengeRow(
         id="ch_" + secrets.token_hex(14),
         user_id=user_id,
         purpose=purpose,
@@ -79,9 +99,9 @@ def new_challenge(
         consumed_at=None,
         created_at=now,
     )
-    session.add(row)
-    session.flush()
-    return _row(row)
+    conn = session.connection()
+    conn.exec_driver_sql(_INSERT.format(m=_mark(conn)), _params(row))
+    return row
 
 
 def check_challenge(
@@ -120,8 +140,9 @@ def get_challenge(session: Session, challenge_id: str) -> ChallengeRow | None:
         or len(challenge_id) > MAX_ID_LEN
     ):
         return None
-    r = session.get(AuthChallenge, challenge_id)
-    return None if r is None else _row(r)
+    conn = session.connection()
+    found = conn.exec_driver_sql(_SELECT.format(m=_mark(conn)), (challenge_id,)).first()
+    return None if found is None else _from_tuple(tuple(found))
 
 
 def consume_challenge(
@@ -147,19 +168,10 @@ def consume_challenge(
         domain=domain,
         challenge=challenge,
     )
-    result = session.execute(
-        update(AuthChallenge)
-        .where(
-            AuthChallenge.id == row.id,
-            AuthChallenge.consumed_at.is_(None),
-            AuthChallenge.expires_at > now,
-        )
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    conn = session.connection()
+    result = conn.exec_driver_sql(_CONSUME.format(m=_mark(conn)), (now, row.id, now))
+    if result.rowcount != 1:
         # Someone else consumed it between our read and our UPDATE (or it just expired).
-        session.expire_all()
         check_challenge(get_challenge(session, challenge_id), purpose=purpose, user_id=user_id, now=now)
         raise ChallengeUsed("the challenge has already been used")
     return replace(row, consumed_at=now)

@@ -8,23 +8,38 @@ every check has passed, by one conditional UPDATE (exactly one concurrent caller
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from sigil.auth import challenges, ratelimit, sessions
 from sigil.auth.challenges import ChallengeRow
 from sigil.auth.config import RATE_WINDOW_S, AuthConfig
 from sigil.auth.device_login import decode_signature, verify_device_login
-from sigil.auth.devices import KIND_ECDSA, Device, find_user, to_device
+from sigil.auth.devices import KIND_ECDSA
 from sigil.auth.errors import ChallengeMismatch, ChallengeNotFound, DeviceRevoked, LoginFailed
+from sigil.auth.writelock import write_batch
 from sigil.errors import NotFound, SigilError
 from sigil.keys.context import Context
 from sigil.keys.service import KeyService
 from sigil.store.audit import AuditEvent, now_us
-from sigil.store.models import AuthDevice, AuthUser
 
 PURPOSE = "login"
+# Plain SQL through the DB-API (the same on SQLite and PostgreSQL): these run on every login.
+_USER_ID = "SELECT id FROM auth_users WHERE name = {m}"
+_USER_NAME = "SELECT name FROM auth_users WHERE id = {m}"
+_DEVICE = "SELECT id, user_id, kind, public_key, revoked_at FROM auth_devices WHERE id = {m}"
+
+
+class _Device(NamedTuple):
+    id: str
+    user_id: str
+    kind: str
+    public_key: bytes
+    revoked_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +59,14 @@ class _Seen:
     challenge: bytes | None = None
 
 
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
 def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> ChallengeRow:
-    """Issue a login challenge for ``user`` (404 if unknown; 429 over a rate limit)."""
-    with ctx.db.batch() as conn:
+    """Issue a login challenge for ``user`` (404 if unknown; 429 over a rate limit). One write
+    transaction: the two rate counters, the user lookup and the challenge."""
+    with write_batch(ctx) as conn:
         ratelimit.hit_all(
             conn,
             [
@@ -54,14 +74,14 @@ def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> Cha
                 (f"ch:u:{user}", cfg.rate_user, RATE_WINDOW_S),
             ],
         )
-        session = Session(bind=conn)
-        found = find_user(session, user)
+        user_id = conn.exec_driver_sql(_USER_ID.format(m=_mark(conn)), (user,)).scalar_one_or_none()
         row = None
-        if found is not None:
+        if user_id is not None:
+            session = Session(bind=conn)
             row = challenges.new_challenge(
-                session, user_id=found.id, purpose=PURPOSE, domain=cfg.domain, ttl=cfg.challenge_ttl
+                session, user_id=user_id, purpose=PURPOSE, domain=cfg.domain, ttl=cfg.challenge_ttl
             )
-        session.close()
+            session.close()
     if row is None:
         raise NotFound(f"no user {user!r}")
     return row
@@ -69,17 +89,19 @@ def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> Cha
 
 def _load(
     session: Session, challenge_id: str, device_id: str
-) -> tuple[ChallengeRow | None, Device | None, str | None]:
+) -> tuple[ChallengeRow | None, _Device | None, str | None]:
     """The challenge, the device and the challenge's user name (each None when unknown)."""
+    conn = session.connection()
+    m = _mark(conn)
     row = challenges.get_challenge(session, challenge_id)
     device = None
     if isinstance(device_id, str) and device_id.startswith("dev_") and len(device_id) <= 32:
-        found = session.get(AuthDevice, device_id)
-        device = None if found is None else to_device(found)
+        found = conn.exec_driver_sql(_DEVICE.format(m=m), (device_id,)).first()
+        if found is not None:
+            device = _Device(found[0], found[1], found[2], bytes(found[3]), found[4])
     user_name = None
     if row is not None and row.user_id is not None:
-        owner = session.get(AuthUser, row.user_id)
-        user_name = None if owner is None else owner.name
+        user_name = conn.exec_driver_sql(_USER_NAME.format(m=m), (row.user_id,)).scalar_one_or_none()
     return row, device, user_name
 
 
@@ -127,16 +149,39 @@ def _complete(
     client: str,
     seen: _Seen,
 ) -> LoginSession:
-    with ctx.db.batch() as conn:
-        ratelimit.hit_all(conn, [(f"vf:a:{client}", cfg.rate_addr, RATE_WINDOW_S)])
-        session = Session(bind=conn)
+    # A read first: refuse early (no ECDSA work) when a limit is already used up.
+    limits = [(f"vf:a:{client}", cfg.rate_addr, RATE_WINDOW_S)]
+    with ctx.db.read() as session:
         row, device, user_name = _load(session, challenge_id, device_id)
-        session.close()
         if row is not None and user_name is not None:
             seen.user, seen.challenge = user_name, row.challenge
-            ratelimit.hit_all(conn, [(f"vf:u:{user_name}", cfg.rate_user, RATE_WINDOW_S)])
+            limits.append((f"vf:u:{user_name}", cfg.rate_user, RATE_WINDOW_S))
+        ratelimit.check_all(session, limits)
+    try:
+        _check(cfg, row, device, signature)
+    except SigilError:
+        with contextlib.suppress(SigilError), write_batch(ctx) as conn:
+            ratelimit.hit_all(conn, limits)  # a failed attempt counts too
+        raise
+    assert row is not None and device is not None and user_name is not None
+    # Every check passed: count the hit and consume the challenge in one transaction (exactly one
+    # concurrent caller gets past the conditional UPDATE).
+    with write_batch(ctx) as conn:
+        ratelimit.hit_all(conn, limits)
+        tx = Session(bind=conn)
+        challenges.consume_challenge(
+            tx, row.id, purpose=PURPOSE, user_id=device.user_id, domain=cfg.domain, challenge=row.challenge
+        )
+        tx.close()
+    token, expires_at = sessions.issue_session(
+        ctx, keys, user=user_name, device_id=device.id, ttl=cfg.session_ttl
+    )
+    return LoginSession(token=token, expires_at=expires_at, user=user_name, device_id=device.id)
+
+
+def _check(cfg: AuthConfig, row: ChallengeRow | None, device: _Device | None, signature: str) -> None:
+    """Each check named, in order; none of them changes state."""
     sig = decode_signature(signature)
-    # Each check named, in order; none of them changes state.
     if row is None:
         raise ChallengeNotFound("unknown challenge")
     if device is None or device.kind != KIND_ECDSA:
@@ -147,13 +192,3 @@ def _complete(
     if device.revoked_at is not None:
         raise DeviceRevoked("the device has been revoked")
     verify_device_login(challenge=row.challenge, public_key=device.public_key, signature=sig)
-    # All checks passed: consume the challenge (exactly one concurrent caller gets past this).
-    with ctx.db.write() as tx:
-        challenges.consume_challenge(
-            tx, row.id, purpose=PURPOSE, user_id=device.user_id, domain=cfg.domain, challenge=row.challenge
-        )
-    assert user_name is not None
-    token, expires_at = sessions.issue_session(
-        ctx, keys, user=user_name, device_id=device.id, ttl=cfg.session_ttl
-    )
-    return LoginSession(token=token, expires_at=expires_at, user=user_name, device_id=device.id)

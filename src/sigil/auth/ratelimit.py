@@ -12,30 +12,34 @@ import math
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, case
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from sigil.errors import TooManyRequests
 from sigil.keys.context import Context
-from sigil.store.models import AuthRate
 
 MAX_KEY_LEN = 200
+# Plain SQL, the same on SQLite and PostgreSQL ("window" is a reserved word in PostgreSQL); run
+# through the DB-API directly because this is on every login step.
+_UPSERT = (
+    'INSERT INTO auth_rate ("key", "window", "count") VALUES ({m}, {m}, 1) '
+    'ON CONFLICT ("key") DO UPDATE SET "count" = CASE WHEN auth_rate."window" = excluded."window" '
+    'THEN auth_rate."count" + 1 ELSE 1 END, "window" = excluded."window" RETURNING "count"'
+)
+_READ = 'SELECT "count" FROM auth_rate WHERE "key" = {m} AND "window" = {m}'
 
 
-def _bump(conn: Connection | Session, key: str, window: int) -> int:
-    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    stmt = insert(AuthRate).values(key=key[:MAX_KEY_LEN], window=window, count=1)
-    same_window = AuthRate.__table__.c.window == stmt.excluded.window
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[AuthRate.__table__.c.key],
-        set_={
-            "count": case((same_window, AuthRate.__table__.c.count + 1), else_=1),
-            "window": stmt.excluded.window,
-        },
-    ).returning(AuthRate.__table__.c.count)
-    return int(conn.execute(upsert).scalar_one())
+def _connection(conn: Connection | Session) -> Connection:
+    return conn.connection() if isinstance(conn, Session) else conn
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _refuse(window: int, window_s: int, t: float) -> TooManyRequests:
+    retry = max(1, math.ceil((window + 1) * window_s - t))
+    return TooManyRequests(f"too many requests; retry in {retry} s")
 
 
 def hit_all(
@@ -43,12 +47,28 @@ def hit_all(
 ) -> None:
     """Count one hit on each ``(key, limit, window_s)`` inside the caller's transaction; raise
     TooManyRequests if any is over its limit (the caller's rollback then drops the increments)."""
+    c = _connection(conn)
+    sql = _UPSERT.format(m=_mark(c))
     t = time.time() if now is None else now
     for key, limit, window_s in limits:
         window = int(t // window_s)
-        if _bump(conn, key, window) > limit:
-            retry = max(1, math.ceil((window + 1) * window_s - t))
-            raise TooManyRequests(f"too many requests; retry in {retry} s")
+        if int(c.exec_driver_sql(sql, (key[:MAX_KEY_LEN], window)).scalar_one()) > limit:
+            raise _refuse(window, window_s, t)
+
+
+def check_all(
+    conn: Connection | Session, limits: Sequence[tuple[str, int, int]], *, now: float | None = None
+) -> None:
+    """Raise TooManyRequests if any key has already used up its limit, without counting a hit
+    (a read: lets a caller refuse early and count later, in the transaction that acts)."""
+    c = _connection(conn)
+    sql = _READ.format(m=_mark(c))
+    t = time.time() if now is None else now
+    for key, limit, window_s in limits:
+        window = int(t // window_s)
+        count = c.exec_driver_sql(sql, (key[:MAX_KEY_LEN], window)).scalar_one_or_none()
+        if count is not None and int(count) >= limit:
+            raise _refuse(window, window_s, t)
 
 
 def hit(ctx: Context, key: str, limit: int, window_s: int) -> None:
