@@ -6,7 +6,9 @@ this machine:
 - ``crypto``:     ``bench.bench_crypto.run()`` — library sign/verify rates vs the raw backend call;
 - ``http_sign``:  Sigil's single-message sign over HTTP vs a bare Starlette+orjson reference app, both
                   on granian with the same workers, loaded by wrk (keep-alive, 32 connections);
-- ``batch_sign``: signatures/s of 1,000-item batch requests vs raw in-process signing on all workers.
+- ``batch_sign``: signatures/s of 1,000-item batch requests vs raw in-process signing on all workers;
+- ``login``:      device-key logins/s (challenge + verify over HTTP, 2 workers) beside the single-sign
+                  rate of the same server in the same run (``bench.bench_login``; goal ratio >= 0.4).
 
 Benchmarks are measurements, not tests: nothing here asserts on timings. See bench/README.md.
 
@@ -40,7 +42,7 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import bench_batch, bench_http  # noqa: E402
+from bench import bench_batch, bench_http, bench_login  # noqa: E402
 from bench.loadgen.driver import LoadGen, find_loadgen, log, run_load  # noqa: E402
 
 
@@ -197,7 +199,7 @@ def profile_sigil(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (harness check, not for figures)")
-    ap.add_argument("--only", default="crypto,http,batch", help="comma list of crypto,http,batch")
+    ap.add_argument("--only", default="crypto,http,batch,login", help="comma list of crypto,http,batch,login")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=None, help="alternating rounds for http (default 5)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per measured run (default 8)")
@@ -270,6 +272,23 @@ def main() -> int:
                         except Exception as e:
                             doc[key] = {"error": repr(e), "traceback": traceback.format_exc()[-2000:]}
 
+    if "login" in only:
+        log("login: running bench.bench_login.run()")
+        try:
+            lg = find_loadgen(force_python=a.python_loadgen)
+            res = bench_login.run(
+                workers=a.workers, duration=min(duration, 5.0), warmup=1.0, rounds=1 if a.quick else 2, lg=lg
+            )
+            doc["login"] = {
+                "logins_per_s": res["logins_per_s"],
+                "single_sign_rps": res["single_sign_rps"],
+                "ratio": res["ratio"],
+                "http_sign_subject_rps": doc.get("http_sign", {}).get("subject_rps"),
+                **{k: v for k, v in res.items() if k not in ("logins_per_s", "single_sign_rps", "ratio")},
+            }
+        except Exception as e:
+            doc["login"] = {"error": repr(e), "traceback": traceback.format_exc()[-2000:]}
+
     summary: dict = {}
     http = doc.get("http_sign", {})
     if "ratio" in http:
@@ -281,6 +300,11 @@ def main() -> int:
         summary["batch_sign_ratio"] = batch["ratio"]
         summary["batch_sign_goal_0.6_met"] = bool(batch["valid"] and batch["ratio"] >= 0.6)
         summary["batch_sign_valid"] = batch["valid"]
+    login = doc.get("login", {})
+    if "ratio" in login:
+        summary["login_ratio"] = login["ratio"]
+        summary["login_goal_0.4_met"] = bool(login["valid"] and (login["ratio"] or 0) >= 0.4)
+        summary["logins_per_s"] = login["logins_per_s"]
     crypto = doc.get("crypto")
     if isinstance(crypto, dict) and "error" in crypto:
         summary["crypto_error"] = crypto["error"]
