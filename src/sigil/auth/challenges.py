@@ -64,6 +64,10 @@ def make_challenge(domain: str, random: bytes | None = None) -> bytes:
     return hashlib.sha256(nonce + domain.encode("utf-8")).digest()
 
 
+def _conn(session: Session | Connection) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
+
+
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
@@ -83,7 +87,7 @@ def _from_tuple(t: tuple[Any, ...]) -> ChallengeRow:
 
 
 def new_challenge(
-    session: Session, *, user_id: str | None, purpose: str, domain: str, ttl: int = 60
+    session: Session | Connection, *, user_id: str | None, purpose: str, domain: str, ttl: int = 60
 ) -> ChallengeRow:
     """Store a fresh challenge valid for ``ttl`` seconds and return it."""
     if purpose not in PURPOSES:
@@ -99,7 +103,7 @@ def new_challenge(
         consumed_at=None,
         created_at=now,
     )
-    conn = session.connection()
+    conn = _conn(session)
     conn.exec_driver_sql(_INSERT.format(m=_mark(conn)), _params(row))
     return row
 
@@ -133,20 +137,20 @@ def check_challenge(
     return row
 
 
-def get_challenge(session: Session, challenge_id: str) -> ChallengeRow | None:
+def get_challenge(session: Session | Connection, challenge_id: str) -> ChallengeRow | None:
     if (
         not isinstance(challenge_id, str)
         or not challenge_id.startswith("ch_")
         or len(challenge_id) > MAX_ID_LEN
     ):
         return None
-    conn = session.connection()
+    conn = _conn(session)
     found = conn.exec_driver_sql(_SELECT.format(m=_mark(conn)), (challenge_id,)).first()
     return None if found is None else _from_tuple(tuple(found))
 
 
 def consume_challenge(
-    session: Session,
+    session: Session | Connection,
     challenge_id: str,
     *,
     purpose: str,
@@ -168,7 +172,7 @@ def consume_challenge(
         domain=domain,
         challenge=challenge,
     )
-    conn = session.connection()
+    conn = _conn(session)
     result = conn.exec_driver_sql(_CONSUME.format(m=_mark(conn)), (now, row.id, now))
     if result.rowcount != 1:
         # Someone else consumed it between our read and our UPDATE (or it just expired).

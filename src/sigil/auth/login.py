@@ -21,7 +21,7 @@ from sigil.auth.config import RATE_WINDOW_S, AuthConfig
 from sigil.auth.device_login import decode_signature, verify_device_login
 from sigil.auth.devices import KIND_ECDSA
 from sigil.auth.errors import ChallengeMismatch, ChallengeNotFound, DeviceRevoked, LoginFailed
-from sigil.auth.writelock import write_batch
+from sigil.auth.writelock import run_write
 from sigil.errors import NotFound, SigilError
 from sigil.keys.context import Context
 from sigil.keys.service import KeyService
@@ -66,22 +66,21 @@ def _mark(conn: Connection) -> str:
 def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> ChallengeRow:
     """Issue a login challenge for ``user`` (404 if unknown; 429 over a rate limit). One write
     transaction: the two rate counters, the user lookup and the challenge."""
-    with write_batch(ctx) as conn:
-        ratelimit.hit_all(
-            conn,
-            [
-                (f"ch:a:{client}", cfg.rate_addr, RATE_WINDOW_S),
-                (f"ch:u:{user}", cfg.rate_user, RATE_WINDOW_S),
-            ],
-        )
+    limits = [
+        (f"ch:a:{client}", cfg.rate_addr, RATE_WINDOW_S),
+        (f"ch:u:{user}", cfg.rate_user, RATE_WINDOW_S),
+    ]
+
+    def write(conn: Connection) -> ChallengeRow | None:
+        ratelimit.hit_all(conn, limits)
         user_id = conn.exec_driver_sql(_USER_ID.format(m=_mark(conn)), (user,)).scalar_one_or_none()
-        row = None
-        if user_id is not None:
-            session = Session(bind=conn)
-            row = challenges.new_challenge(
-                session, user_id=user_id, purpose=PURPOSE, domain=cfg.domain, ttl=cfg.challenge_ttl
-            )
-            session.close()
+        if user_id is None:
+            return None
+        return challenges.new_challenge(
+            conn, user_id=user_id, purpose=PURPOSE, domain=cfg.domain, ttl=cfg.challenge_ttl
+        )
+
+    row = run_write(ctx, write)
     if row is None:
         raise NotFound(f"no user {user!r}")
     return row
@@ -160,19 +159,20 @@ def _complete(
     try:
         _check(cfg, row, device, signature)
     except SigilError:
-        with contextlib.suppress(SigilError), write_batch(ctx) as conn:
-            ratelimit.hit_all(conn, limits)  # a failed attempt counts too
+        with contextlib.suppress(SigilError):
+            run_write(ctx, lambda conn: ratelimit.hit_all(conn, limits))  # a failed attempt counts too
         raise
     assert row is not None and device is not None and user_name is not None
+
     # Every check passed: count the hit and consume the challenge in one transaction (exactly one
     # concurrent caller gets past the conditional UPDATE).
-    with write_batch(ctx) as conn:
+    def consume(conn: Connection) -> ChallengeRow:
         ratelimit.hit_all(conn, limits)
-        tx = Session(bind=conn)
-        challenges.consume_challenge(
-            tx, row.id, purpose=PURPOSE, user_id=device.user_id, domain=cfg.domain, challenge=row.challenge
+        return challenges.consume_challenge(
+            conn, row.id, purpose=PURPOSE, user_id=device.user_id, domain=cfg.domain, challenge=row.challenge
         )
-        tx.close()
+
+    run_write(ctx, consume)
     token, expires_at = sessions.issue_session(
         ctx, keys, user=user_name, device_id=device.id, ttl=cfg.session_ttl
     )

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+import queue
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
 from sigil.keys.context import Context
 
+T = TypeVar("T")
 _guard = threading.Lock()
 _locks: dict[str, tuple[threading.Lock, int]] = {}
 
@@ -50,3 +55,74 @@ def write_batch(ctx: Context) -> Iterator[Connection]:
                 yield conn
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class _GroupWriter:
+    """One writer thread per process for SQLite: it takes every queued operation, runs them in one
+    write transaction (each inside its own SAVEPOINT, so one failing operation is rolled back
+    alone), commits once, then answers each caller. Under load that turns N lock handoffs and N
+    commits into one; a caller hears its result only after the commit."""
+
+    MAX_BATCH = 128
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sigil-auth-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Connection], T]) -> T:
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+            try:
+                with write_batch(self._ctx) as conn:
+                    for fn, future in batch:
+                        savepoint = conn.begin_nested()
+                        try:
+                            result = fn(conn)
+                        except BaseException as exc:
+                            savepoint.rollback()
+                            outcomes.append((future, None, exc))
+                        else:
+                            savepoint.commit()
+                            outcomes.append((future, result, None))
+            except BaseException as exc:  # the commit itself failed: nobody's change happened
+                for _fn, future in batch:
+                    future.set_exception(exc)
+                continue
+            for future, result, error in outcomes:
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+
+
+_writers: weakref.WeakKeyDictionary[Context, _GroupWriter] = weakref.WeakKeyDictionary()
+
+
+def run_write(ctx: Context, fn: Callable[[Connection], T]) -> T:
+    """Run ``fn(conn)`` in a write transaction and return its result once committed.
+
+    SQLite: grouped with this process's other auth writes (``_GroupWriter``). PostgreSQL: its own
+    transaction (grouping there could deadlock two nodes' batches on each other's rows)."""
+    if not ctx.db.sqlite:
+        with ctx.db.batch() as conn:
+            return fn(conn)
+    writer = _writers.get(ctx)
+    if writer is None:
+        with _guard:
+            writer = _writers.get(ctx)
+            if writer is None:
+                writer = _writers[ctx] = _GroupWriter(ctx)
+    return writer.submit(fn)
