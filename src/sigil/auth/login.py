@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import Connection
-from sqlalchemy.orm import Session
 
 from sigil.auth import challenges, ratelimit, sessions
 from sigil.auth.challenges import ChallengeRow
@@ -87,12 +86,11 @@ def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> Cha
 
 
 def _load(
-    session: Session, challenge_id: str, device_id: str
+    conn: Connection, challenge_id: str, device_id: str
 ) -> tuple[ChallengeRow | None, _Device | None, str | None]:
     """The challenge, the device and the challenge's user name (each None when unknown)."""
-    conn = session.connection()
     m = _mark(conn)
-    row = challenges.get_challenge(session, challenge_id)
+    row = challenges.get_challenge(conn, challenge_id)
     device = None
     if isinstance(device_id, str) and device_id.startswith("dev_") and len(device_id) <= 32:
         found = conn.exec_driver_sql(_DEVICE.format(m=m), (device_id,)).first()
@@ -150,12 +148,12 @@ def _complete(
 ) -> LoginSession:
     # A read first: refuse early (no ECDSA work) when a limit is already used up.
     limits = [(f"vf:a:{client}", cfg.rate_addr, RATE_WINDOW_S)]
-    with ctx.db.read() as session:
-        row, device, user_name = _load(session, challenge_id, device_id)
+    with ctx.db.read_engine.connect() as conn:
+        row, device, user_name = _load(conn, challenge_id, device_id)
         if row is not None and user_name is not None:
             seen.user, seen.challenge = user_name, row.challenge
             limits.append((f"vf:u:{user_name}", cfg.rate_user, RATE_WINDOW_S))
-        ratelimit.check_all(session, limits)
+        ratelimit.check_all(conn, limits)
     try:
         _check(cfg, row, device, signature)
     except SigilError:
