@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, delete
 from sqlalchemy.orm import Session
 
+from sigil.auth import sql
 from sigil.auth.errors import ChallengeExpired, ChallengeMismatch, ChallengeNotFound, ChallengeUsed
 from sigil.store.audit import now_us
 from sigil.store.models import AuthChallenge
@@ -64,14 +65,6 @@ def make_challenge(domain: str, random: bytes | None = None) -> bytes:
     return hashlib.sha256(nonce + domain.encode("utf-8")).digest()
 
 
-def _conn(session: Session | Connection) -> Connection:
-    return session.connection() if isinstance(session, Session) else session
-
-
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
-
-
 def _params(row: ChallengeRow) -> tuple[object, ...]:
     return (
         row.id, row.user_id, row.purpose, row.challenge, row.domain, row.expires_at, row.consumed_at,
@@ -103,8 +96,7 @@ def new_challenge(
         consumed_at=None,
         created_at=now,
     )
-    conn = _conn(session)
-    conn.exec_driver_sql(_INSERT.format(m=_mark(conn)), _params(row))
+    sql.rows(session, _INSERT, _params(row))
     return row
 
 
@@ -144,8 +136,7 @@ def get_challenge(session: Session | Connection, challenge_id: str) -> Challenge
         or len(challenge_id) > MAX_ID_LEN
     ):
         return None
-    conn = _conn(session)
-    found = conn.exec_driver_sql(_SELECT.format(m=_mark(conn)), (challenge_id,)).first()
+    found = sql.first(session, _SELECT, (challenge_id,))
     return None if found is None else _from_tuple(tuple(found))
 
 
@@ -172,9 +163,7 @@ def consume_challenge(
         domain=domain,
         challenge=challenge,
     )
-    conn = _conn(session)
-    result = conn.exec_driver_sql(_CONSUME.format(m=_mark(conn)), (now, row.id, now))
-    if result.rowcount != 1:
+    if sql.count(session, _CONSUME, (now, row.id, now)) != 1:
         # Someone else consumed it between our read and our UPDATE (or it just expired).
         check_challenge(get_challenge(session, challenge_id), purpose=purpose, user_id=user_id, now=now)
         raise ChallengeUsed("the challenge has already been used")

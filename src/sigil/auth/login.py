@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection
 
-from sigil.auth import challenges, ratelimit, sessions
+from sigil.auth import challenges, ratelimit, sessions, sql
 from sigil.auth.challenges import ChallengeRow
 from sigil.auth.config import RATE_WINDOW_S, AuthConfig
 from sigil.auth.device_login import decode_signature, verify_device_login
@@ -58,10 +58,6 @@ class _Seen:
     challenge: bytes | None = None
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
-
-
 def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> ChallengeRow:
     """Issue a login challenge for ``user`` (404 if unknown; 429 over a rate limit). One write
     transaction: the two rate counters, the user lookup and the challenge."""
@@ -72,9 +68,10 @@ def begin_login(ctx: Context, cfg: AuthConfig, *, user: str, client: str) -> Cha
 
     def write(conn: Connection) -> ChallengeRow | None:
         ratelimit.hit_all(conn, limits)
-        user_id = conn.exec_driver_sql(_USER_ID.format(m=_mark(conn)), (user,)).scalar_one_or_none()
-        if user_id is None:
+        found = sql.first(conn, _USER_ID, (user,))
+        if found is None:
             return None
+        user_id = found[0]
         return challenges.new_challenge(
             conn, user_id=user_id, purpose=PURPOSE, domain=cfg.domain, ttl=cfg.challenge_ttl
         )
@@ -89,16 +86,16 @@ def _load(
     conn: Connection, challenge_id: str, device_id: str
 ) -> tuple[ChallengeRow | None, _Device | None, str | None]:
     """The challenge, the device and the challenge's user name (each None when unknown)."""
-    m = _mark(conn)
     row = challenges.get_challenge(conn, challenge_id)
     device = None
     if isinstance(device_id, str) and device_id.startswith("dev_") and len(device_id) <= 32:
-        found = conn.exec_driver_sql(_DEVICE.format(m=m), (device_id,)).first()
+        found = sql.first(conn, _DEVICE, (device_id,))
         if found is not None:
             device = _Device(found[0], found[1], found[2], bytes(found[3]), found[4])
     user_name = None
     if row is not None and row.user_id is not None:
-        user_name = conn.exec_driver_sql(_USER_NAME.format(m=m), (row.user_id,)).scalar_one_or_none()
+        named = sql.first(conn, _USER_NAME, (row.user_id,))
+        user_name = None if named is None else named[0]
     return row, device, user_name
 
 

@@ -15,26 +15,18 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from sigil.auth import sql
 from sigil.errors import TooManyRequests
 from sigil.keys.context import Context
 
 MAX_KEY_LEN = 200
-# Plain SQL, the same on SQLite and PostgreSQL ("window" is a reserved word in PostgreSQL); run
-# through the DB-API directly because this is on every login step.
+# One statement for all of a step's counters ("window" is a reserved word in PostgreSQL).
 _UPSERT = (
-    'INSERT INTO auth_rate ("key", "window", "count") VALUES ({m}, {m}, 1) '
+    'INSERT INTO auth_rate ("key", "window", "count") VALUES {values} '
     'ON CONFLICT ("key") DO UPDATE SET "count" = CASE WHEN auth_rate."window" = excluded."window" '
-    'THEN auth_rate."count" + 1 ELSE 1 END, "window" = excluded."window" RETURNING "count"'
+    'THEN auth_rate."count" + 1 ELSE 1 END, "window" = excluded."window" RETURNING "key", "count"'
 )
-_READ = 'SELECT "count" FROM auth_rate WHERE "key" = {m} AND "window" = {m}'
-
-
-def _connection(conn: Connection | Session) -> Connection:
-    return conn.connection() if isinstance(conn, Session) else conn
-
-
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
+_READ = 'SELECT "key", "window", "count" FROM auth_rate WHERE "key" IN ({keys})'
 
 
 def _refuse(window: int, window_s: int, t: float) -> TooManyRequests:
@@ -45,14 +37,19 @@ def _refuse(window: int, window_s: int, t: float) -> TooManyRequests:
 def hit_all(
     conn: Connection | Session, limits: Sequence[tuple[str, int, int]], *, now: float | None = None
 ) -> None:
-    """Count one hit on each ``(key, limit, window_s)`` inside the caller's transaction; raise
-    TooManyRequests if any is over its limit (the caller's rollback then drops the increments)."""
-    c = _connection(conn)
-    sql = _UPSERT.format(m=_mark(c))
+    """Count one hit on each ``(key, limit, window_s)`` inside the caller's transaction, in one
+    statement; raise TooManyRequests if any is over its limit."""
+    if not limits:
+        return
     t = time.time() if now is None else now
-    for key, limit, window_s in limits:
-        window = int(t // window_s)
-        if int(c.exec_driver_sql(sql, (key[:MAX_KEY_LEN], window)).scalar_one()) > limit:
+    windows = {key[:MAX_KEY_LEN]: (int(t // window_s), limit, window_s) for key, limit, window_s in limits}
+    params: list[object] = []
+    for key, (window, _limit, _w) in windows.items():
+        params += [key, window]
+    values = ", ".join(["({m}, {m}, 1)"] * len(windows))
+    for key, counted in sql.rows(conn, _UPSERT.format(values=values), params):
+        window, limit, window_s = windows[key]
+        if int(counted) > limit:
             raise _refuse(window, window_s, t)
 
 
@@ -61,13 +58,14 @@ def check_all(
 ) -> None:
     """Raise TooManyRequests if any key has already used up its limit, without counting a hit
     (a read: lets a caller refuse early and count later, in the transaction that acts)."""
-    c = _connection(conn)
-    sql = _READ.format(m=_mark(c))
+    if not limits:
+        return
     t = time.time() if now is None else now
-    for key, limit, window_s in limits:
-        window = int(t // window_s)
-        count = c.exec_driver_sql(sql, (key[:MAX_KEY_LEN], window)).scalar_one_or_none()
-        if count is not None and int(count) >= limit:
+    windows = {key[:MAX_KEY_LEN]: (int(t // window_s), limit, window_s) for key, limit, window_s in limits}
+    found = sql.rows(conn, _READ.format(keys=", ".join(["{m}"] * len(windows))), list(windows))
+    for key, stored_window, counted in found:
+        window, limit, window_s = windows[key]
+        if int(stored_window) == window and int(counted) >= limit:
             raise _refuse(window, window_s, t)
 
 
