@@ -9,7 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pty
+import select
+import signal
 import stat
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +23,7 @@ from typing import Any
 import pytest
 
 from sigil.auth.keystore import keystore_path, load_keystore, session_path
-from support.cli import Run, run_cli
+from support.cli import SIGIL_BIN, Run, run_cli
 from support.server import ServerProcess
 
 PASSPHRASE = "device test passphrase"
@@ -213,3 +218,57 @@ def test_wrong_passphrase_and_missing_steps_are_clear_errors(machines: tuple[Dev
     data["device_id"] = "dev_00000000000000000000000000"
     keystore.write_text(json.dumps(data))
     fails(phone.run("login"), "HTTP 404")
+
+
+def run_on_terminal(
+    args: list[str], home: Path, answers: list[str], timeout: float = 60.0
+) -> tuple[int, str]:
+    """Run ``sigil ARGS`` on a pseudo-terminal (its controlling tty), typing ``answers`` at each prompt."""
+    env = {k: v for k, v in os.environ.items() if k != "SIGIL_PASSPHRASE"}
+    env["SIGIL_HOME"] = str(home)
+    command = [str(SIGIL_BIN)] if SIGIL_BIN.exists() else [sys.executable, "-m", "sigil.cli.main"]
+    pid, fd = pty.fork()
+    if pid == 0:  # child: pty.fork made the pty its controlling terminal
+        try:
+            os.execve(command[0], [*command, *args], env)
+        finally:
+            os._exit(127)
+    output = b""
+    pending = list(answers)
+    answered = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                fresh = output[answered:].rstrip()  # only a prompt printed since the last answer
+                if pending and fresh.endswith(b":"):
+                    os.write(fd, pending.pop(0).encode() + b"\n")
+                    answered = len(output)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_passphrase_prompt_on_a_terminal(tmp_path: Path) -> None:
+    code, out = run_on_terminal(
+        ["device", "init", "--user", "ttyuser", "--json"], tmp_path, ["tty pass", "tty pass"]
+    )
+    assert code == 0, out
+    assert "passphrase" in out.lower() and "tty pass" not in out  # prompted, not echoed
+    keystore = load_keystore(keystore_path("ttyuser", tmp_path))
+    assert keystore.unlock("tty pass").public_key().sec1().hex() == keystore.public_key_hex
+
+    code, out = run_on_terminal(["device", "init", "--user", "other"], tmp_path, ["one", "two"])
+    assert code == 1 and "do not match" in out, out
+    assert not keystore_path("other", tmp_path).exists()
