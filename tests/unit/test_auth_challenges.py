@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from sqlalchemy import Connection, text
 
 from sigil.auth import challenges, devices, ratelimit, sessions
 from sigil.auth.challenges import ChallengeRow, check_challenge, make_challenge
@@ -290,3 +291,37 @@ def test_session_token_round_trip_and_revocation(ctx: Context) -> None:
     devices.revoke_device(ctx, user="alice", device_id=device.id)
     with pytest.raises(Unauthorized):
         sessions.verify_session(ctx, keys, token)
+
+
+def test_grouped_writes_roll_back_only_the_failing_operation(ctx: Context) -> None:
+    from sigil.auth.writelock import run_write
+
+    def op(i: int) -> Callable[[Connection], int]:
+        def write(conn: Connection) -> int:
+            ratelimit.hit_all(conn, [(f"g:{i}", 10, 3600)])
+            if i % 2:
+                raise ValueError(i)
+            return i
+
+        return write
+
+    results: dict[int, object] = {}
+    barrier = threading.Barrier(16)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = run_write(ctx, op(i))
+        except ValueError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[i] == i for i in range(0, 16, 2))
+    assert all(isinstance(results[i], ValueError) for i in range(1, 16, 2))
+    with ctx.db.read() as session:
+        stored = {r[0] for r in session.execute(text("SELECT key FROM auth_rate WHERE key LIKE 'g:%'"))}
+    assert stored == {f"g:{i}" for i in range(0, 16, 2)}

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from sigil.auth import sql
 from sigil.keys.context import Context
 
 T = TypeVar("T")
@@ -57,6 +58,10 @@ def write_batch(ctx: Context) -> Iterator[Connection]:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+class _RollBack(Exception):
+    """Roll the transaction back (a lone operation failed); its error is answered as is."""
+
+
 class _GroupWriter:
     """One writer thread per process for SQLite: it takes every queued operation, runs them in one
     write transaction (each inside its own SAVEPOINT, so one failing operation is rolled back
@@ -88,16 +93,20 @@ class _GroupWriter:
             try:
                 with write_batch(self._ctx) as conn:
                     for fn, future in batch:
-                        savepoint = conn.begin_nested()
-                        try:
-                            result = fn(conn)
-                        except BaseException as exc:
-                            savepoint.rollback()
-                            outcomes.append((future, None, exc))
-                        else:
-                            savepoint.commit()
-                            outcomes.append((future, result, None))
-            except BaseException as exc:  # the commit itself failed: nobody's change happened
+                        if len(batch) == 1:  # alone: the transaction itself is the savepoint
+                            outcomes.append(_call(fn, future, conn))
+                            if outcomes[0][2] is not None:
+                                raise _RollBack
+                            continue
+                        sql.rows(conn, "SAVEPOINT auth_op", ())
+                        outcome = _call(fn, future, conn)
+                        if outcome[2] is not None:
+                            sql.rows(conn, "ROLLBACK TO SAVEPOINT auth_op", ())
+                        sql.rows(conn, "RELEASE SAVEPOINT auth_op", ())
+                        outcomes.append(outcome)
+            except _RollBack:
+                pass
+            except BaseException as exc:  # the transaction failed: nobody's change happened
                 for _fn, future in batch:
                     future.set_exception(exc)
                 continue
@@ -106,6 +115,15 @@ class _GroupWriter:
                     future.set_result(result)
                 else:
                     future.set_exception(error)
+
+
+def _call(
+    fn: Callable[[Connection], Any], future: Future[Any], conn: Connection
+) -> tuple[Future[Any], Any, BaseException | None]:
+    try:
+        return future, fn(conn), None
+    except BaseException as exc:
+        return future, None, exc
 
 
 _writers: weakref.WeakKeyDictionary[Context, _GroupWriter] = weakref.WeakKeyDictionary()
