@@ -22,7 +22,7 @@ from sigil.auth import passkeys
 from sigil.auth.passkeys import Attempt
 from sigil.auth.ratelimit import hit
 from sigil.auth.sessions import issue_session, verify_session
-from sigil.auth.webauthn import RelyingParty
+from sigil.auth.webauthn import USER_VERIFICATION_POLICIES, RelyingParty
 from sigil.errors import SigilError
 from sigil.server.http import AUTH_NONE, Endpoint, SigilApp, bearer, json, parse_body, service
 from sigil.server.schemas import Open, Strict
@@ -74,9 +74,17 @@ class SessionResponse(Open):
     device_id: str
 
 
-@functools.cache
-def _user_verification() -> str:
-    return os.environ.get("SIGIL_WEBAUTHN_USER_VERIFICATION") or "preferred"
+def _user_verification_policy() -> str:
+    """``SIGIL_WEBAUTHN_USER_VERIFICATION``, checked when the server starts (a typo stops it)."""
+    policy = os.environ.get("SIGIL_WEBAUTHN_USER_VERIFICATION") or "preferred"
+    if policy not in USER_VERIFICATION_POLICIES:
+        raise SystemExit(
+            f"SIGIL_WEBAUTHN_USER_VERIFICATION must be one of {', '.join(USER_VERIFICATION_POLICIES)}"
+        )
+    return policy
+
+
+USER_VERIFICATION = _user_verification_policy()
 
 
 def _rp(request: Request) -> RelyingParty:
@@ -85,7 +93,7 @@ def _rp(request: Request) -> RelyingParty:
         rp_id=settings.rp_id,
         rp_name=settings.rp_name,
         origins=tuple(settings.webauthn_origins),
-        user_verification=_user_verification(),
+        user_verification=USER_VERIFICATION,
         timeout_ms=settings.challenge_ttl * 1000,
     )
 
@@ -147,6 +155,7 @@ async def register_options(request: Request, attempt: Attempt) -> Response:
 
 @audited(passkeys.ACTION_REGISTER)
 async def register_verify(request: Request, attempt: Attempt) -> Response:
+    await _limit(request, "register")
     body = await parse_body(request, RegisterVerifyRequest)
     registered = await run_in_threadpool(
         functools.partial(
