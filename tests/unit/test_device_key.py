@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from sigil.auth.device import DeviceClient, DeviceKey, decode_challenge
+from sigil.auth.device import DeviceKey, decode_challenge
 from sigil.client import ApiError
+from sigil.client.device import DeviceClient
 from sigil.crypto.encoding import b64decode
 from sigil.errors import BadRequest, InvalidEncoding
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import typer
 
-from sigil.auth.device import DeviceClient, DeviceKey
+from sigil.auth.device import DeviceKey
 from sigil.auth.keystore import (
     Keystore,
     KeystoreError,
@@ -45,6 +45,7 @@ from sigil.cli.output import (
     print_table,
 )
 from sigil.client import ApiError, ClientError
+from sigil.client.device import DeviceClient
 from sigil.errors import SigilError
 
 app = typer.Typer(help="Use this machine as a login device (device-key login).", no_args_is_help=True)
