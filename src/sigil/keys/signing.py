@@ -116,24 +116,10 @@ class Signer:
     # --- verify -------------------------------------------------------------------------------
 
     def verify_with_key(
-        self, key_id: str, version: int | None, message: Message, signature: bytes, opts: SignOptions
+        self, key: LoadedKey, version: int | None, message: Message, signature: bytes, opts: SignOptions
     ) -> tuple[bool, int | None]:
-        key = self._lifecycle.load(key_id)
-        if key is None:
-            raise NotFound(f"no key {key_id!r}")
-        if key.state == DESTROYED:
-            raise Conflict("the key is destroyed", code="key_destroyed")
-        if version is not None:
-            v = key.versions.get(version)
-            if v is None:
-                raise NotFound(f"key {key_id!r} has no version {version}")
-            if v.state == DESTROYED:
-                raise Conflict(f"version {version} is destroyed", code="version_destroyed")
-            candidates = [v]
-        else:
-            candidates = sorted(key.live_versions(), key=lambda v: -v.version)
         hash_name = opts.hash_name or key.curve.default_hash
-        for v in candidates:
+        for v in verification_versions(key, version):
             if verify_signature(v.public_key, message, signature, hash_name, opts):
                 return True, v.version
         return False, None
@@ -170,6 +156,21 @@ class Signer:
         if key is None:
             raise NotFound(f"no key {key_id!r}")
         return jwt.jwks(jwk_entries(key))
+
+
+def verification_versions(key: LoadedKey, wanted: int | None) -> list[LoadedVersion]:
+    """The versions a signature may be checked against: ``wanted``, or every version not destroyed,
+    newest first; 409 once the key (or that version) is destroyed."""
+    if key.state == DESTROYED:
+        raise Conflict("the key is destroyed", code="key_destroyed")
+    if wanted is None:
+        return sorted(key.live_versions(), key=lambda v: -v.version)
+    version = key.versions.get(wanted)
+    if version is None:
+        raise NotFound(f"key {key.key_id!r} has no version {wanted}")
+    if version.state == DESTROYED:
+        raise Conflict(f"version {wanted} is destroyed", code="version_destroyed")
+    return [version]
 
 
 def signing_version(key: LoadedKey, wanted: int | None) -> LoadedVersion:

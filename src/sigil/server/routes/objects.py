@@ -21,11 +21,11 @@ from starlette.responses import Response
 from sigil.crypto import ecdsa
 from sigil.crypto.ecdsa import PublicKey
 from sigil.crypto.keys import parse_public_key
-from sigil.errors import BadRequest, Conflict, NotFound, SigilError
-from sigil.keys.model import DESTROYED, LoadedKey, Principal
+from sigil.errors import BadRequest, NotFound, SigilError
+from sigil.keys.model import LoadedKey, Principal
 from sigil.keys.repository import owned
 from sigil.keys.service import KeyService
-from sigil.keys.signing import signing_version
+from sigil.keys.signing import signing_version, verification_versions
 from sigil.objects import (
     ALL_PROFILES,
     DEFAULT_PROFILE,
@@ -196,11 +196,10 @@ def _verify_with_key(svc: KeyService, body: ObjectVerifyRequest) -> dict[str, An
     key = svc.lifecycle.load(body.key_id)
     if key is None:
         raise NotFound(f"no key {body.key_id!r}")
-    if key.state == DESTROYED:
-        raise Conflict("the key is destroyed", code="key_destroyed")
+    candidates = verification_versions(key, None)
     _require_p256(key)
     text = signature_input(body.type, body.object, profile=body.profile, context=body.context)
-    for version in sorted(key.live_versions(), key=lambda v: -v.version):
+    for version in candidates:
         if _check(body, version.public_key):
             return {"valid": True, "signature_input": text, "key_id": key.key_id, "version": version.version}
     return {"valid": False, "signature_input": text, "key_id": key.key_id, "version": None}

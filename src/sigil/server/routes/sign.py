@@ -76,7 +76,7 @@ async def verify(request: Request) -> Response:
         if key is None:
             raise NotFound(f"no key {body.key_id!r}")
         message = body.to_message(body.hash or key.curve.default_hash)
-        valid, version = svc.signer.verify_with_key(body.key_id, body.version, message, signature, opts)
+        valid, version = svc.signer.verify_with_key(key, body.version, message, signature, opts)
         return json({"valid": valid, "key_id": body.key_id, "version": version})
     if body.version is not None:
         raise BadRequest("version applies only with key_id", code="validation_error")
