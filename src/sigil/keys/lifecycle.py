@@ -27,7 +27,7 @@ from sigil.keys.model import (
     Principal,
     key_metadata,
 )
-from sigil.keys.repository import KeyCache, deletion_due, load_row, owned, to_loaded
+from sigil.keys.repository import KeyCache, deletion_due, load_row, load_where, owned
 from sigil.store import audit
 from sigil.store.audit import AuditEvent, now_us
 from sigil.store.models import Key, KeyVersion
@@ -52,15 +52,8 @@ class KeyLifecycle:
     def list(self, principal: Principal) -> list[dict[str, Any]]:
         self.destroy_due()
         with self._ctx.db.read() as session:
-            rows = session.execute(
-                select(Key).where(Key.principal_id == principal.id).order_by(Key.created_at)
-            ).scalars()
-            keys = list(rows)
-            versions: dict[str, list[KeyVersion]] = {k.id: [] for k in keys}
-            if keys:
-                for v in session.execute(select(KeyVersion).where(KeyVersion.key_id.in_(versions))).scalars():
-                    versions[v.key_id].append(v)
-        return [key_metadata(to_loaded(k, versions[k.id])) for k in keys]
+            keys = load_where(session, Key.principal_id == principal.id)
+        return [key_metadata(k) for k in keys]
 
     def get(self, principal: Principal, key_id: str) -> dict[str, Any]:
         """Fresh metadata of one of the caller's keys (read from the database, not the cache)."""

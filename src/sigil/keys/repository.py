@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,16 @@ def load_row(session: Session, key_id: str) -> LoadedKey | None:
         return None
     versions = session.execute(select(KeyVersion).where(KeyVersion.key_id == key_id)).scalars()
     return to_loaded(row, list(versions))
+
+
+def load_where(session: Session, *conditions: Any) -> list[LoadedKey]:
+    """Every key matching ``conditions`` (oldest first) with its versions, in two queries."""
+    rows = list(session.execute(select(Key).where(*conditions).order_by(Key.created_at)).scalars())
+    versions: dict[str, list[KeyVersion]] = {k.id: [] for k in rows}
+    if rows:
+        for v in session.execute(select(KeyVersion).where(KeyVersion.key_id.in_(versions))).scalars():
+            versions[v.key_id].append(v)
+    return [to_loaded(k, versions[k.id]) for k in rows]
 
 
 def to_loaded(row: Key, versions: list[KeyVersion]) -> LoadedKey:

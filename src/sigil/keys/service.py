@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from sigil.crypto import jwt
 from sigil.keys.context import Context
 from sigil.keys.lifecycle import KeyLifecycle
 from sigil.keys.model import DESTROYED
-from sigil.keys.repository import KeyCache, to_loaded
+from sigil.keys.repository import KeyCache, load_where
 from sigil.keys.signing import Signer, jwk_entries
 from sigil.keys.tokens import TokenService
-from sigil.store.models import Key, KeyVersion
+from sigil.store.models import Key
 
 
 class KeyService:
@@ -28,14 +26,8 @@ class KeyService:
         """JWKS of every key created with ``jwt: true`` (what relying parties fetch from
         ``/.well-known/jwks.json``)."""
         with self.ctx.db.read() as session:
-            keys = list(
-                session.execute(select(Key).where(Key.jwt.is_(True), Key.state != DESTROYED)).scalars()
-            )
-            by_key: dict[str, list[KeyVersion]] = {k.id: [] for k in keys}
-            if keys:
-                for v in session.execute(select(KeyVersion).where(KeyVersion.key_id.in_(by_key))).scalars():
-                    by_key[v.key_id].append(v)
+            keys = load_where(session, Key.jwt.is_(True), Key.state != DESTROYED)
         entries = []
-        for k in keys:
-            entries.extend(jwk_entries(to_loaded(k, by_key[k.id])))
+        for key in keys:
+            entries.extend(jwk_entries(key))
         return jwt.jwks(entries)
