@@ -3,7 +3,7 @@ compare, sort and hash the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -140,3 +140,84 @@ class AuthRate(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window: Mapped[int] = mapped_column(BigInteger)
     count: Mapped[int] = mapped_column(Integer)
+
+
+# --- two-party MPC ECDSA (issue 5) -------------------------------------------------------------
+
+
+class MpcParams(Base):
+    """The deployment's MPC server parameters, one row (id 1): ring-Pedersen parameters with their
+    Π_prm proof (public JSON) and the P-256 transport key for dealt shares. Secrets are sealed."""
+
+    __tablename__ = "mpc_params"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server_params: Mapped[str] = mapped_column(Text)  # ServerParams.to_json(), as JSON text
+    sealed_ring_pedersen: Mapped[bytes] = mapped_column(LargeBinary)
+    transport_public_pem: Mapped[str] = mapped_column(Text)
+    sealed_transport_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class MpcWallet(Base):
+    """A 2-of-3 wallet: public key and public shares X1..X3; the server's share x2 sealed."""
+
+    __tablename__ = "mpc_wallets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "wal_" + hex
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))  # dkg | dealer
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(33))  # SEC1 compressed
+    public_shares: Mapped[str] = mapped_column(Text)  # JSON {"1": hex, "2": hex, "3": hex}
+    sealed_share: Mapped[bytes] = mapped_column(LargeBinary)
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class MpcKeygenSession(Base):
+    """A DKG in progress: the server's sealed polynomial; single-use, consumed by one UPDATE."""
+
+    __tablename__ = "mpc_keygen_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "kg_" + hex
+    principal_id: Mapped[str] = mapped_column(String(32))
+    session_id: Mapped[bytes] = mapped_column(LargeBinary(16))
+    sealed_state: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    consumed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class MpcPairing(Base):
+    """A signing pair (client index 1 or 3 with the server). pending -> active -> locked.
+    ``server_pairing`` is ServerPairing.to_json() once the client's proofs have been checked."""
+
+    __tablename__ = "mpc_pairings"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "pair_" + hex
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("mpc_wallets.id"), index=True)
+    client_index: Mapped[int] = mapped_column(Integer)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
+    state: Mapped[str] = mapped_column(String(16))  # pending | active | locked
+    server_pairing: Mapped[str | None] = mapped_column(Text, nullable=True)
+    nonce_expires_at: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    activated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    locked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lock_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class MpcSignSession(Base):
+    """One signature in progress: the server's sealed nonce state (k2); single-use, 60 s."""
+
+    __tablename__ = "mpc_sign_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # 16 random bytes, hex
+    pairing_id: Mapped[str] = mapped_column(ForeignKey("mpc_pairings.id"), index=True)
+    principal_id: Mapped[str] = mapped_column(String(32))
+    message_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_state: Mapped[bytes] = mapped_column(LargeBinary)
+    commitment: Mapped[str] = mapped_column(Text)  # SignCommitment.to_json(), as JSON text
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    consumed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
