@@ -153,3 +153,57 @@ class TooManyRequests(SigilError):
     code = "rate_limited"
     status = 429
     title = "Too many requests"
+
+
+# --- two-party MPC ECDSA (issue 5) -------------------------------------------------------------
+# ``sigil.wallets`` maps ``sigil.mpc.errors`` onto these (sigil.mpc itself stays free of HTTP codes).
+
+
+class MpcInvalidMessage(BadRequest):
+    """An MPC message field is malformed: wrong type or length, a scalar out of range, a point off
+    the curve or at infinity."""
+
+    code = "mpc_invalid_message"
+    title = "Invalid MPC message"
+
+
+class MpcInvalidProof(BadRequest):
+    """A zero-knowledge or Schnorr proof, or a commitment opening, does not check."""
+
+    code = "mpc_invalid_proof"
+    title = "MPC proof rejected"
+
+
+class MpcInvalidShare(BadRequest):
+    """A key share does not match its Feldman commitments."""
+
+    code = "mpc_invalid_share"
+    title = "MPC share rejected"
+
+
+class PairingLocked(Conflict):
+    """The pairing was locked (a signature failed to verify, CVE-2023-33242); it never signs again."""
+
+    code = "mpc_pairing_locked"
+    title = "Pairing locked"
+
+
+class PairingNotActive(Conflict):
+    """The pairing has not completed (its proofs were not accepted yet)."""
+
+    code = "mpc_pairing_not_active"
+    title = "Pairing not active"
+
+
+class SessionUsed(Conflict):
+    """An MPC session (keygen, pairing or signing) was already used: sessions are single-use."""
+
+    code = "mpc_session_used"
+    title = "Session already used"
+
+
+class SessionExpired(Conflict):
+    """An MPC session (keygen, pairing or signing) expired before it was used."""
+
+    code = "mpc_session_expired"
+    title = "Session expired"
