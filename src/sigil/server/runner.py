@@ -37,7 +37,22 @@ def prepare(data_dir: Path, db_url: str | None) -> Settings:
     settings = Settings.from_env()
     _bootstrap_admin(settings)
     _ensure_session_key(settings)
+    _prepare_mpc_params(settings)
     return settings
+
+
+def _prepare_mpc_params(settings: Settings) -> None:
+    """Start making the MPC server parameters (10-30 s, once per deployment) in a low-priority
+    background process, so the first wallet rarely waits (``sigil.wallets.params``).
+    ``SIGIL_MPC_PREPARE=0`` leaves it to the first request that needs them."""
+    if os.environ.get("SIGIL_MPC_PREPARE", "1") == "0":
+        return
+    try:
+        from sigil.wallets.params import prepare_in_background
+
+        prepare_in_background(settings.db_url, settings.data_dir)
+    except Exception as exc:  # the key service must start whatever happens here
+        print(f"MPC parameters: not prepared at start-up ({type(exc).__name__})", file=sys.stderr)
 
 
 def _ensure_session_key(settings: Settings) -> None:
