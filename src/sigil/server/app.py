@@ -24,7 +24,7 @@ from sigil.keys.service import KeyService
 from sigil.server import problems
 from sigil.server.http import Endpoint, SigilApp, json
 from sigil.server.openapi import build_openapi
-from sigil.server.routes import audit, auth, health, jwt, keys, objects, sign, tokens, webauthn
+from sigil.server.routes import audit, auth, health, jwt, keys, mpc, objects, sign, tokens, webauthn
 from sigil.server.settings import Settings
 from sigil.store.db import Database
 from sigil.store.generation import Generation
@@ -33,8 +33,9 @@ from sigil.store.sealing import Sealer
 
 log = logging.getLogger("sigil.server")
 
-# Starlette tries routes in order: the hot sign path goes first.
-ROUTE_MODULES = (sign, health, tokens, keys, jwt, audit, objects, auth, webauthn)
+# Starlette tries routes in order (a regex match each): the hot sign path goes first, then the
+# device login (two requests per login).
+ROUTE_MODULES = (sign, auth, health, tokens, keys, jwt, audit, objects, webauthn, mpc)
 SWEEP_SECONDS = 30.0
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # The console runs only its own files: no inline script, nothing from elsewhere, never framed.

@@ -1,0 +1,483 @@
+"""The MPC service of one worker process: wallets (DKG or dealt), pairings, signing sessions, locks.
+
+Every step is one public method (STYLE.md §4). The shape of each:
+
+1. parse what the caller sent into ``sigil.mpc`` messages (422 before anything is touched);
+2. load the rows, check ownership (404 for another principal's), state, expiry and single use;
+3. run the protocol step, with ``sigil.mpc`` checking every point, scalar and proof;
+4. write the change and its audit entry in one transaction.
+
+Sessions (keygen, pairing nonce, signing) are single-use: a keygen or signing session is consumed by
+one conditional ``UPDATE ... WHERE consumed_at IS NULL AND expires_at > now`` in the transaction
+that then computes the answer; if the step then fails (a forged proof, say), the transaction rolls
+back, so a rejected message changes nothing stored and nothing secret has left the server. A
+pairing is activated by one conditional ``UPDATE ... WHERE state = 'pending'`` after its proofs
+check. Of any number of concurrent callers, on any worker or node, exactly one gets through.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sigil.errors import (
+    BadRequest,
+    MpcInvalidMessage,
+    MpcInvalidProof,
+    MpcInvalidShare,
+    NotFound,
+    PairingLocked,
+    PairingNotActive,
+    SessionExpired,
+    SessionUsed,
+    SigilError,
+)
+from sigil.keys.context import Context
+from sigil.keys.model import Principal, iso_time
+from sigil.mpc import keygen, shares, sign
+from sigil.mpc.arith import Point, point_mul
+from sigil.mpc.pairing import PairingContext, PairingRequest, ServerPairing, server_verify_pairing
+from sigil.store import audit
+from sigil.store.audit import AuditEvent, now_us
+from sigil.store.models import MpcKeygenSession, MpcPairing, MpcSignSession, MpcWallet
+from sigil.wallets import records
+from sigil.wallets.checks import mapped, parse
+from sigil.wallets.config import MpcConfig
+from sigil.wallets.params import LoadedParams, ParamsStore
+from sigil.wallets.records import ACTIVE, LOCKED, PENDING
+from sigil.wallets.rnpool import RnPool
+
+_PAIRING_CACHE_LIMIT = 10_000
+_REJECTED = (MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare)
+
+
+@dataclass(frozen=True)
+class PairingMaterial:
+    """What signing needs from an active pairing; immutable once the pairing is active, so each
+    worker keeps it (its state, which can change to locked, is read from the database every time)."""
+
+    server_pairing: ServerPairing
+    w2: int  # λ·x2 for this pair
+    n: int
+
+
+class MpcService:
+    def __init__(self, ctx: Context, config: MpcConfig | None = None, data_dir: Path | None = None) -> None:
+        self.ctx = ctx
+        self.config = config or MpcConfig.from_env()
+        self.params = ParamsStore(ctx, self.config, data_dir)
+        self.pool = RnPool(self.config.rn_pool_size)
+        self._material: dict[str, PairingMaterial] = {}
+
+    # --- parameters ------------------------------------------------------------------------------
+
+    def public_params(self) -> dict[str, Any]:
+        loaded = self.params.get()
+        return {
+            "curve": "secp256k1",
+            "server_params": loaded.public_json,
+            "transport_key_pem": loaded.transport_public_pem,
+        }
+
+    # --- distributed keygen ----------------------------------------------------------------------
+
+    def start_keygen(self, principal: Principal) -> dict[str, Any]:
+        session_id = secrets.token_bytes(records.SESSION_ID_BYTES)
+        state, commitment = keygen.server_dkg_start(session_id)
+        keygen_id, now = records.new_keygen_id(), now_us()
+        expires = now + self.config.session_ttl * 1_000_000
+        sealed = self.ctx.sealer.seal(
+            orjson.dumps(state.to_json()), aad=records.keygen_state_aad(keygen_id, principal.id)
+        )
+        with self.ctx.db.write() as session:
+            session.add(
+                MpcKeygenSession(
+                    id=keygen_id,
+                    principal_id=principal.id,
+                    session_id=session_id,
+                    sealed_state=sealed,
+                    expires_at=expires,
+                    consumed_at=None,
+                    created_at=now,
+                )
+            )
+            self._audit(session, principal, "mpc.keygen_start", keygen_id)
+        return {
+            "keygen_id": keygen_id,
+            "session_id": session_id.hex(),
+            "commitment": commitment.to_json(),
+            "expires_at": iso_time(expires),
+        }
+
+    def finish_keygen(
+        self, principal: Principal, keygen_id: str, message: Any, label: str | None
+    ) -> dict[str, Any]:
+        records.checked_id(keygen_id, "kg_", "keygen session")
+        msg = parse(keygen.DkgClientMessage.from_json, message, "message")
+        _check_label(label)
+        now = now_us()
+        with self.ctx.db.write() as session:
+            row = session.get(MpcKeygenSession, keygen_id)
+            if row is None or row.principal_id != principal.id:
+                raise NotFound(f"no keygen session {keygen_id!r}")
+            _consume(session, MpcKeygenSession, row.id, row.consumed_at, row.expires_at, now)
+            raw = self.ctx.sealer.open(row.sealed_state, aad=records.keygen_state_aad(row.id, principal.id))
+            state = keygen.ServerDkgState.from_json(orjson.loads(raw))
+            try:
+                with mapped():
+                    public, x2, reply = keygen.server_dkg_finish(state, msg)
+            except _REJECTED as exc:
+                self._rejected(principal, "mpc.wallet_create", keygen_id, exc)
+                raise
+            wallet = self._add_wallet(session, principal, public, x2, records.MODE_DKG, label, now)
+            self._audit(session, principal, "mpc.wallet_create", wallet.id)
+            out = records.wallet_fields(wallet)
+        return {**out, "message": reply.to_json()}
+
+    # --- dealer mode -----------------------------------------------------------------------------
+
+    def create_dealt(
+        self, principal: Principal, feldman: Any, encrypted_share: Any, label: str | None
+    ) -> dict[str, Any]:
+        commitments = parse(shares.Feldman.from_json, feldman, "feldman")
+        if not isinstance(encrypted_share, dict):
+            raise BadRequest("encrypted_share must be a JSON object", code="mpc_invalid_message")
+        _check_label(label)
+        from sigil.mpc import transport  # CPython only (``cryptography``)
+
+        loaded = self.params.get()
+        private = loaded.transport_private_key(self.ctx.sealer)
+        with mapped():
+            share2 = transport.open_share(private, encrypted_share, keygen.dealer_aad(commitments))
+            public, x2 = keygen.server_accept_dealt(commitments, share2)
+        now = now_us()
+        with self.ctx.db.write() as session:
+            wallet = self._add_wallet(session, principal, public, x2, records.MODE_DEALER, label, now)
+            self._audit(session, principal, "mpc.wallet_create", wallet.id)
+            return records.wallet_fields(wallet)
+
+    def _add_wallet(
+        self,
+        session: Session,
+        principal: Principal,
+        public: Any,
+        x2: int,
+        mode: str,
+        label: str | None,
+        now: int,
+    ) -> MpcWallet:
+        wallet_id = records.new_wallet_id()
+        wallet = MpcWallet(
+            id=wallet_id,
+            principal_id=principal.id,
+            mode=mode,
+            public_key=public.public_key.to_bytes(),
+            public_shares=records.shares_json(public.public_shares),
+            sealed_share=self.ctx.sealer.seal(records.scalar_bytes(x2), aad=records.share_aad(wallet_id)),
+            label=label,
+            created_at=now,
+        )
+        session.add(wallet)
+        session.flush()
+        return wallet
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def list_wallets(self, principal: Principal) -> list[dict[str, Any]]:
+        with self.ctx.db.read() as session:
+            wallets = list(
+                session.execute(
+                    select(MpcWallet)
+                    .where(MpcWallet.principal_id == principal.id)
+                    .order_by(MpcWallet.created_at, MpcWallet.id)
+                ).scalars()
+            )
+            pairings = self._pairings_of(session, [w.id for w in wallets])
+        return [{**records.wallet_fields(w), "pairings": pairings.get(w.id, [])} for w in wallets]
+
+    def get_wallet(self, principal: Principal, wallet_id: str) -> dict[str, Any]:
+        records.checked_id(wallet_id, "wal_", "wallet")
+        with self.ctx.db.read() as session:
+            wallet = _owned_wallet(session.get(MpcWallet, wallet_id), principal, wallet_id)
+            pairings = self._pairings_of(session, [wallet.id])
+        return {**records.wallet_fields(wallet), "pairings": pairings.get(wallet.id, [])}
+
+    @staticmethod
+    def _pairings_of(session: Session, wallet_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        if wallet_ids:
+            rows = session.execute(
+                select(MpcPairing)
+                .where(MpcPairing.wallet_id.in_(wallet_ids))
+                .order_by(MpcPairing.created_at, MpcPairing.id)
+            ).scalars()
+            for p in rows:
+                out.setdefault(p.wallet_id, []).append(records.pairing_fields(p))
+        return out
+
+    # --- pairing ---------------------------------------------------------------------------------
+
+    def start_pairing(self, principal: Principal, wallet_id: str, client_index: int) -> dict[str, Any]:
+        records.checked_id(wallet_id, "wal_", "wallet")
+        if client_index not in records.CLIENT_INDEXES:
+            raise BadRequest("client_index must be 1 (client) or 3 (backup)", code="validation_error")
+        pairing_id, nonce, now = records.new_pairing_id(), secrets.token_bytes(32), now_us()
+        expires = now + self.config.pairing_ttl * 1_000_000
+        with self.ctx.db.write() as session:
+            _owned_wallet(session.get(MpcWallet, wallet_id), principal, wallet_id)
+            session.add(
+                MpcPairing(
+                    id=pairing_id,
+                    wallet_id=wallet_id,
+                    client_index=client_index,
+                    nonce=nonce,
+                    state=PENDING,
+                    server_pairing=None,
+                    nonce_expires_at=expires,
+                    created_at=now,
+                )
+            )
+            self._audit(session, principal, "mpc.pairing_start", pairing_id)
+        return {"pairing_id": pairing_id, "nonce": nonce.hex(), "expires_at": iso_time(expires)}
+
+    def finish_pairing(self, principal: Principal, pairing_id: str, request: Any) -> dict[str, Any]:
+        records.checked_id(pairing_id, "pair_", "pairing")
+        req = parse(PairingRequest.from_json, request, "request")
+        with self.ctx.db.read() as session:
+            pairing, wallet = self._owned_pairing(session, principal, pairing_id)
+        _check_pending(pairing, now_us())
+        params = self.params.get()
+        # The proofs take a while (Π_mod, Π_fac, Π_log*): checked outside any transaction, and the
+        # result stored only if the pairing is still pending and unexpired when we get back.
+        try:
+            server_pairing = self._verify_pairing(pairing, wallet, req, params)
+        except _REJECTED as exc:
+            self._rejected(principal, "mpc.pairing_activate", pairing_id, exc)
+            raise
+        now = now_us()
+        with self.ctx.db.write() as session:
+            changed = session.execute(
+                update(MpcPairing)
+                .where(
+                    MpcPairing.id == pairing_id,
+                    MpcPairing.state == PENDING,
+                    MpcPairing.nonce_expires_at > now,
+                )
+                .values(
+                    state=ACTIVE,
+                    server_pairing=orjson.dumps(server_pairing.to_json()).decode(),
+                    activated_at=now,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if changed != 1:
+                fresh = session.get(MpcPairing, pairing_id, populate_existing=True)
+                assert fresh is not None
+                _check_pending(fresh, now)
+                raise SessionUsed("the pairing was completed by another request")
+            self._audit(session, principal, "mpc.pairing_activate", pairing_id)
+        self.pool.refill(pairing_id, req.paillier_n)
+        return {"pairing_id": pairing_id, "state": ACTIVE, "wallet_id": wallet.id}
+
+    def _verify_pairing(
+        self, pairing: MpcPairing, wallet: MpcWallet, req: PairingRequest, params: LoadedParams
+    ) -> ServerPairing:
+        index = pairing.client_index
+        pair = _pair(index)
+        with mapped():
+            # W1 = λ_c · X_c: the client's additive share's public point, from public data only.
+            w1_point = point_mul(records.public_share(wallet, index), shares.lagrange_at_zero(index, pair))
+            context = PairingContext(
+                wallet_id=wallet.id,
+                pairing_id=pairing.id,
+                nonce=pairing.nonce,
+                client_index=index,
+                public_key=Point.from_bytes(wallet.public_key),
+            )
+            return server_verify_pairing(context, req, w1_point, params.server_params)
+
+    def lock_pairing(self, principal: Principal, pairing_id: str, reason: str | None) -> dict[str, Any]:
+        records.checked_id(pairing_id, "pair_", "pairing")
+        reason = (reason or "client reported a signature that does not verify")[: records.MAX_LABEL]
+        with self.ctx.db.write() as session:
+            pairing, _wallet = self._owned_pairing(session, principal, pairing_id)
+            if pairing.state != LOCKED:
+                pairing.state, pairing.locked_at, pairing.lock_reason = LOCKED, now_us(), reason
+                self._audit(session, principal, "mpc.pairing_lock", pairing_id, outcome="locked")
+        self._material.pop(pairing_id, None)
+        return {"pairing_id": pairing_id, "state": LOCKED}
+
+    # --- signing ---------------------------------------------------------------------------------
+
+    def start_sign(self, principal: Principal, pairing_id: str, message_hash: bytes) -> dict[str, Any]:
+        records.checked_id(pairing_id, "pair_", "pairing")
+        if len(message_hash) != 32:
+            raise BadRequest("message_hash must be 32 bytes (64 hex characters)", code="validation_error")
+        session_id = secrets.token_bytes(records.SESSION_ID_BYTES)
+        sid, now = session_id.hex(), now_us()
+        expires = now + self.config.session_ttl * 1_000_000
+        with self.ctx.db.write() as session:
+            pairing, wallet = self._owned_pairing(session, principal, pairing_id)
+            _check_active(pairing)
+            ctx = sign.SignContext(
+                session_id=session_id, pairing_id=pairing_id, wallet_id=wallet.id, message_hash=message_hash
+            )
+            state, commitment = sign.server_sign_commit(ctx)
+            commitment_json = commitment.to_json()
+            session.add(
+                MpcSignSession(
+                    id=sid,
+                    pairing_id=pairing_id,
+                    principal_id=principal.id,
+                    message_hash=message_hash,
+                    sealed_state=self.ctx.sealer.seal(
+                        orjson.dumps(state.to_json()), aad=records.sign_state_aad(sid, pairing_id)
+                    ),
+                    commitment=orjson.dumps(commitment_json).decode(),
+                    expires_at=expires,
+                    consumed_at=None,
+                    created_at=now,
+                )
+            )
+            self._audit(session, principal, "mpc.sign_start", pairing_id, message=message_hash)
+            n = self._pairing_material(pairing, wallet).n
+        if self.pool.size(pairing_id, n) == 0:
+            self.pool.refill(pairing_id, n)
+        return {"session_id": sid, "commitment": commitment_json, "expires_at": iso_time(expires)}
+
+    def respond(self, principal: Principal, session_id: str, nonce: Any) -> dict[str, Any]:
+        records.checked_session_id(session_id)
+        msg = parse(sign.ClientNonce.from_json, nonce, "nonce")
+        now = now_us()
+        with self.ctx.db.write() as session:
+            row = session.get(MpcSignSession, session_id)
+            if row is None or row.principal_id != principal.id:
+                raise NotFound(f"no signing session {session_id!r}")
+            # Consumed before c3 is computed; rolled back with everything else if the step fails.
+            _consume(session, MpcSignSession, row.id, row.consumed_at, row.expires_at, now)
+            pairing, wallet = self._owned_pairing(session, principal, row.pairing_id)
+            _check_active(pairing)
+            material = self._pairing_material(pairing, wallet)
+            raw = self.ctx.sealer.open(row.sealed_state, aad=records.sign_state_aad(row.id, pairing.id))
+            state = sign.ServerSignState.from_json(orjson.loads(raw))
+            rn = self.pool.take(pairing.id, material.n)
+            try:
+                with mapped():
+                    reveal = sign.server_sign_respond(state, msg, material.server_pairing, material.w2, rn=rn)
+            except _REJECTED as exc:
+                self._rejected(principal, "mpc.sign", pairing.id, exc)
+                raise
+            self._audit(session, principal, "mpc.sign", pairing.id, message=row.message_hash)
+        self.pool.refill(pairing.id, material.n)
+        return {"reveal": reveal.to_json()}
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _owned_pairing(
+        self, session: Session, principal: Principal, pairing_id: str
+    ) -> tuple[MpcPairing, MpcWallet]:
+        pairing = session.get(MpcPairing, pairing_id)
+        wallet = session.get(MpcWallet, pairing.wallet_id) if pairing is not None else None
+        if pairing is None or wallet is None or wallet.principal_id != principal.id:
+            raise NotFound(f"no pairing {pairing_id!r}")
+        return pairing, wallet
+
+    def _pairing_material(self, pairing: MpcPairing, wallet: MpcWallet) -> PairingMaterial:
+        found = self._material.get(pairing.id)
+        if found is not None:
+            return found
+        assert pairing.server_pairing is not None
+        server_pairing = ServerPairing.from_json(orjson.loads(pairing.server_pairing))
+        x2 = int.from_bytes(
+            self.ctx.sealer.open(wallet.sealed_share, aad=records.share_aad(wallet.id)), "big"
+        )
+        w2 = shares.additive_share(records.SERVER_INDEX, x2, _pair(pairing.client_index))
+        material = PairingMaterial(server_pairing=server_pairing, w2=w2, n=server_pairing.paillier_n)
+        if len(self._material) >= _PAIRING_CACHE_LIMIT:
+            self._material.clear()
+        self._material[pairing.id] = material
+        return material
+
+    def _rejected(self, principal: Principal, action: str, subject: str, exc: SigilError) -> None:
+        """A protocol message that was refused: queued for the audit log (outcome = its code), for
+        whoever watches for forged proofs. Stored state is untouched; this is the log doing its job."""
+        self.ctx.audit.record(AuditEvent(principal.name, action, outcome=exc.code, key_id=subject[:40]))
+
+    def _audit(
+        self,
+        session: Session,
+        principal: Principal,
+        action: str,
+        subject: str,
+        *,
+        outcome: str = "ok",
+        message: bytes | None = None,
+    ) -> None:
+        event = AuditEvent(
+            principal.name,
+            action,
+            outcome=outcome,
+            key_id=subject,
+            message_sha256=message.hex() if message else None,
+        )
+        audit.append(session, self.ctx.sealer.audit_key, [event])
+
+
+# --- checks (each raises the matching error) ---------------------------------------------------------
+
+
+def _pair(client_index: int) -> tuple[int, int]:
+    low, high = sorted((client_index, records.SERVER_INDEX))
+    return (low, high)
+
+
+def _check_label(label: str | None) -> None:
+    if label is not None and len(label) > records.MAX_LABEL:
+        raise BadRequest(f"label is longer than {records.MAX_LABEL} characters", code="validation_error")
+
+
+def _owned_wallet(wallet: MpcWallet | None, principal: Principal, wallet_id: str) -> MpcWallet:
+    if wallet is None or wallet.principal_id != principal.id:
+        raise NotFound(f"no wallet {wallet_id!r}")
+    return wallet
+
+
+def _check_pending(pairing: MpcPairing, now: int) -> None:
+    if pairing.state == LOCKED:
+        raise PairingLocked("the pairing is locked")
+    if pairing.state != PENDING:
+        raise SessionUsed("the pairing is already complete")
+    if pairing.nonce_expires_at <= now:
+        raise SessionExpired("the pairing nonce has expired; start a new pairing")
+
+
+def _check_active(pairing: MpcPairing) -> None:
+    if pairing.state == LOCKED:
+        raise PairingLocked(
+            "the pairing is locked (a signature failed to verify); pair again, or sign with the backup share"
+        )
+    if pairing.state != ACTIVE:
+        raise PairingNotActive("the pairing has not been completed")
+
+
+def _consume(
+    session: Session, model: Any, row_id: str, consumed_at: int | None, expires_at: int, now: int
+) -> None:
+    """Mark a keygen or signing session used: one conditional UPDATE that only one caller can win."""
+    if consumed_at is not None:
+        raise SessionUsed("the session has already been used")
+    if expires_at <= now:
+        raise SessionExpired("the session has expired")
+    result = session.execute(
+        update(model)
+        .where(model.id == row_id, model.consumed_at.is_(None), model.expires_at > now)
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise SessionUsed("the session has already been used")
