@@ -65,6 +65,7 @@ def test_wallet_round_trip_0600_no_share_in_clear(tmp_path: Path) -> None:
             "client_index": 1,
             "locked": False,
             "reason": None,
+            "seq": 1,
         },
     )
     assert [p.pairing_id for p in loaded.pairings] == ["pair_1"]

@@ -38,7 +38,7 @@ from sigil.client.wallet_store import (
     wallet_path,
 )
 from sigil.errors import SigilError
-from sigil.mpc import arith, keygen, pairing, ringpedersen, shares, sign, transport
+from sigil.mpc import arith, keygen, pairing, ringpedersen, shares, sign
 from sigil.mpc.errors import SignatureFailed
 from sigil.mpc.ethereum import address_from_private_key, address_from_public_key, recover_address
 
@@ -262,6 +262,8 @@ def _two_rounds(
     signature = sign.client_sign_finish(
         state, sign.ServerReveal.from_json(answer["reveal"]), client_pairing, public.public_key
     )
+    if signature.recovery_id > 1:  # R.x >= q (probability ~2^-128): Ethereum's v cannot say so
+        raise ClientError("this signature cannot be expressed with Ethereum's v; sign again")
     # Ethereum names signers by address: the recovery id must lead back to this wallet.
     if recover_address(
         message_hash, signature.r, signature.s, signature.recovery_id
@@ -350,6 +352,8 @@ def _dkg(client: MpcClient, label: str | None) -> tuple[Any, int, int, dict[str,
 
 
 def _dealer_keygen(client: MpcClient, label: str | None) -> tuple[Any, int, int, dict[str, Any]]:
+    from sigil.mpc import transport  # dealer mode only (ECIES needs `cryptography`)
+
     transport_pem = str(client.params()["transport_key_pem"]).encode("ascii")
     feldman, dealt = shares.deal()
     sealed = transport.seal_share(transport_pem, dealt[shares.SERVER], keygen.dealer_aad(feldman))

@@ -249,23 +249,28 @@ class WalletSecrets:
         return cls(share=_share_from_hex(body.get("share")), pairings=body["pairings"])
 
     def active_pairing(self, client_index: int) -> tuple[str, dict[str, Any]] | None:
-        """The newest pairing of ``client_index`` (insertion order), if any."""
-        found = None
-        for pid, entry in self.pairings.items():
-            if entry.get("client_index", 1) == client_index:
-                found = (pid, entry)
-        return found
+        """The newest pairing of ``client_index`` (highest ``seq``), if any."""
+        mine = [
+            (int(e.get("seq", 0)), pid, e)
+            for pid, e in self.pairings.items()
+            if e.get("client_index", 1) == client_index
+        ]
+        if not mine:
+            return None
+        _, pid, entry = max(mine, key=lambda item: item[0])
+        return pid, entry
 
     def with_pairing(
         self, pairing_id: str, client_index: int, client_pairing: dict[str, Any]
     ) -> WalletSecrets:
         pairings = dict(self.pairings)
-        pairings.pop(pairing_id, None)
+        seq = 1 + max((int(e.get("seq", 0)) for e in pairings.values()), default=0)
         pairings[pairing_id] = {
             "client_pairing": client_pairing,
             "client_index": client_index,
             "locked": False,
             "reason": None,
+            "seq": seq,
         }
         return replace(self, pairings=pairings)
 
@@ -342,7 +347,7 @@ class LocalWallet:
                 locked=bool(entry.get("locked")),
                 reason=entry.get("reason"),
             )
-            for pid, entry in secrets_.pairings.items()
+            for pid, entry in sorted(secrets_.pairings.items(), key=lambda item: int(item[1].get("seq", 0)))
         )
         return replace(self, sealed=_seal(passphrase, secrets_.to_bytes(), self._aad), pairings=records)
 
