@@ -28,7 +28,7 @@ from support.postgres import fresh_schema
 from support.server import ServerProcess
 
 OPEN = {"SIGIL_OPEN_REGISTRATION": "1", "SIGIL_AUTH_RATE_USER": "100000", "SIGIL_AUTH_RATE_ADDR": "1000000"}
-AUTH_TABLES = ("auth_users", "auth_devices", "auth_challenges")
+AUTH_TABLES = ("auth_users", "auth_devices", "auth_challenges", "auth_challenge_uses")
 
 
 @pytest.fixture(
@@ -425,6 +425,56 @@ def test_unknown_device_or_challenge(auth_server: ServerProcess, client: httpx.C
     _reject(auth_server, lambda: verify(client, cid, fake, device.sign(h)), 401, "login_failed", fake)
     r = verify(client, "ch_" + secrets.token_hex(14), device.device_id, device.sign(h))
     assert r.status_code == 404 and r.json()["code"] == "challenge_not_found"
+
+
+def test_edited_challenge_id(auth_server: ServerProcess, client: httpx.Client) -> None:
+    """The challenge id is a MAC'd token: change any part of it (here: the expiry, the user, one
+    bit of the tag) and it is an unknown challenge — even with a good signature over H."""
+    device, other = Device.new(), Device.new()
+    device.register(client)
+    other.register(client)
+    cid, h = device.challenge(client)
+    raw = bytearray(base64.urlsafe_b64decode(cid[3:] + "=" * (-len(cid[3:]) % 4)))
+    later = bytearray(raw)
+    later[3] ^= 0x40  # a byte of expires_at
+    tag = bytearray(raw)
+    tag[-1] ^= 0x01
+    other_cid, _ = other.challenge(client)
+    other_raw = base64.urlsafe_b64decode(other_cid[3:] + "=" * (-len(other_cid[3:]) % 4))
+    spliced = other_raw[:42] + bytes(raw[42:])  # another user's header and random with this tag
+    for forged in (later, tag, spliced):
+        edited = "ch_" + b64u(bytes(forged))
+        _reject(
+            auth_server,
+            lambda edited=edited: verify(client, edited, device.device_id, device.sign(h)),
+            404,
+            "challenge_not_found",
+            device.device_id,
+        )
+    assert verify(client, cid, device.device_id, device.sign(h)).status_code == 200
+
+
+def test_challenge_from_before_a_restart_is_refused() -> None:
+    """SQLite: the challenge key is drawn at each start, so nothing issued before a restart (and
+    possibly consumed in the ledger that the restart forgot) is accepted after it."""
+    server = ServerProcess(env=OPEN).start()
+    try:
+        with server.client() as client:
+            device = Device.new()
+            device.register(client)
+            cid, h = device.challenge(client)
+            used_cid, used_h = device.challenge(client)
+            assert verify(client, used_cid, device.device_id, device.sign(used_h)).status_code == 200
+        server.stop()
+        server.start()
+        with server.client() as client:
+            for challenge_id, digest in ((cid, h), (used_cid, used_h)):
+                r = verify(client, challenge_id, device.device_id, device.sign(digest))
+                assert r.status_code == 404 and r.json()["code"] == "challenge_not_found", r.text
+            wait_for_audit(server, device.device_id, "challenge_not_found")
+            device.login(client)  # a fresh challenge works
+    finally:
+        server.stop()
 
 
 def test_expired_challenge() -> None:

@@ -1,22 +1,23 @@
-"""sigil.auth: challenges (pure checks and atomic consumption), device login verification,
-device key parsing, signature decoding, rate limits and session tokens — real crypto throughout."""
+"""sigil.auth: challenges (pure checks, MAC'd tokens, the node ledger, atomic consumption of stored
+rows), device login verification, device key parsing, signature decoding, rate limits and session
+tokens — real crypto throughout."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from sqlalchemy import Connection, text
 
-from sigil.auth import challenges, devices, ratelimit, sessions
-from sigil.auth.challenges import ChallengeRow, check_challenge, make_challenge
+from sigil.auth import challenges, devices, nodestate, sessions
+from sigil.auth.challenges import ChallengeRow, check_challenge, issue_token, make_challenge, read_token
 from sigil.auth.device_login import decode_signature, verify_device_login
 from sigil.auth.errors import (
     ChallengeExpired,
@@ -25,6 +26,7 @@ from sigil.auth.errors import (
     ChallengeUsed,
     LoginFailed,
 )
+from sigil.auth.nodestate import GRACE_US, LEDGER_SLOTS, NodeFull, NodeState
 from sigil.auth.registration import check_user_name, parse_device_key
 from sigil.errors import BadRequest, InvalidEncoding, InvalidPublicKey, TooManyRequests, Unauthorized
 from sigil.keys.context import Context
@@ -258,14 +260,24 @@ def test_expired_challenge_is_not_consumed(ctx: Context) -> None:
     assert stored is not None and stored.consumed_at is None
 
 
-def test_rate_limit_fixed_window(ctx: Context) -> None:
-    for _ in range(3):
-        ratelimit.hit(ctx, "t:key", 3, 3600)
-    with pytest.raises(TooManyRequests):
-        ratelimit.hit(ctx, "t:key", 3, 3600)
-    ratelimit.hit(ctx, "t:other", 3, 3600)  # counters are per key
-    with ctx.db.batch() as conn:  # a new window starts again at 1
-        ratelimit.hit_all(conn, [("t:key", 3, 3600)], now=10**10)
+def test_consume_in_db_once_even_under_concurrency(ctx: Context) -> None:
+    """The ledger of nodes sharing PostgreSQL (here on SQLite, same statements): one winner."""
+    token = issue_token(b"k" * 32, user_id="usr_a", user_name="alice", purpose="login", domain="d")
+    expires = token.row.expires_at
+    wins: list[bool] = []
+    barrier = threading.Barrier(12)
+
+    def attempt() -> None:
+        barrier.wait()
+        wins.append(challenges.consume_in_db(ctx, token.ledger_id, expires, challenges.now_us()))
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 11 + [True]
+    assert not challenges.consume_in_db(ctx, b"\x01" * 16, expires, expires)  # expired: refused
 
 
 def test_session_token_round_trip_and_revocation(ctx: Context) -> None:
@@ -293,35 +305,162 @@ def test_session_token_round_trip_and_revocation(ctx: Context) -> None:
         sessions.verify_session(ctx, keys, token)
 
 
-def test_grouped_writes_roll_back_only_the_failing_operation(ctx: Context) -> None:
-    from sigil.auth.writelock import run_write
+# --- self-authenticating challenge tokens ----------------------------------------------------------
 
-    def op(i: int) -> Callable[[Connection], int]:
-        def write(conn: Connection) -> int:
-            ratelimit.hit_all(conn, [(f"g:{i}", 10, 3600)])
-            if i % 2:
-                raise ValueError(i)
-            return i
+KEY = b"\x07" * 32
 
-        return write
 
-    results: dict[int, object] = {}
-    barrier = threading.Barrier(16)
+def _token(**over: object) -> challenges.TokenChallenge:
+    fields: dict[str, object] = {
+        "user_id": "usr_a",
+        "user_name": "alice",
+        "purpose": "login",
+        "domain": "example.com",
+        "ttl": 60,
+    }
+    fields.update(over)
+    return issue_token(KEY, **fields)  # type: ignore[arg-type]
 
-    def worker(i: int) -> None:
-        barrier.wait()
+
+def test_token_round_trip_recomputes_h() -> None:
+    nonce = bytes(range(32))
+    issued = _token(random=nonce, now=NOW)
+    assert issued.row.challenge == hashlib.sha256(nonce + b"example.com").digest()
+    assert issued.row.expires_at == NOW + 60_000_000
+    read = read_token(KEY, issued.row.id)
+    assert read.row.challenge == issued.row.challenge
+    assert (read.row.user_id, read.user_name, read.row.purpose, read.row.domain) == (
+        "usr_a", "alice", "login", "example.com"
+    )  # fmt: skip
+    assert read.row.expires_at == issued.row.expires_at and read.ledger_id == nonce[:16]
+    # The pure checks apply to it as to a stored row.
+    check_challenge(read.row, purpose="login", user_id="usr_a", now=NOW, domain="example.com")
+    with pytest.raises(ChallengeMismatch):
+        check_challenge(read.row, purpose="login", user_id="usr_a", now=NOW, domain="other.example")
+    with pytest.raises(ChallengeExpired):
+        check_challenge(read.row, purpose="login", user_id="usr_a", now=NOW + 60_000_000)
+    # A discoverable WebAuthn-style challenge has no user.
+    anon = read_token(KEY, _token(user_id=None, user_name=None, purpose="webauthn_login").row.id)
+    assert anon.row.user_id is None and anon.user_name is None
+
+
+def test_every_edited_token_is_an_unknown_challenge() -> None:
+    """A token with any byte changed, cut short, or extended fails its MAC: 404-class error."""
+    token = _token().row.id
+    raw = base64.urlsafe_b64decode(token[3:] + "=" * (-len(token[3:]) % 4))
+    for i in range(len(raw)):
+        edited = bytearray(raw)
+        edited[i] ^= 0x01
+        forged = "ch_" + base64.urlsafe_b64encode(bytes(edited)).decode().rstrip("=")
+        with pytest.raises(ChallengeNotFound):
+            read_token(KEY, forged)
+    for forged in [
+        "ch_" + base64.urlsafe_b64encode(raw[:-1]).decode().rstrip("="),
+        "ch_" + base64.urlsafe_b64encode(raw + b"\x00").decode().rstrip("="),
+        token[:-2],
+        "ch_" + "A" * 40,
+        "ch_!!!",
+        "xx" + token[2:],
+        "ch_" + "A" * 600,
+        "",
+    ]:
+        with pytest.raises(ChallengeNotFound):
+            read_token(KEY, forged)
+    with pytest.raises(ChallengeNotFound):
+        read_token(KEY, 12345)
+
+
+def test_token_of_another_key_is_unknown() -> None:
+    """Another node's key, or this node's key before a restart (a new nonce): unknown."""
+    token = _token().row.id
+    with pytest.raises(ChallengeNotFound):
+        read_token(b"\x08" * 32, token)
+
+
+def test_node_key_changes_at_each_start(tmp_path: Path) -> None:
+    from sigil.auth.login import login_node
+
+    load_master_key(tmp_path, create=True)
+    url = default_db_url(tmp_path)
+    migrate(url)
+    node_file = tmp_path / "login.node"
+    keys, tokens = [], []
+    for _ in range(2):
+        nodestate.create(node_file)  # what ``sigil serve`` does at each start
+        context = build_context(Settings(data_dir=tmp_path, db_url=url))
         try:
-            results[i] = run_write(ctx, op(i))
-        except ValueError as exc:
-            results[i] = exc
+            node = login_node(context, str(node_file))
+            keys.append(node.key)
+            tokens.append(issue_token(node.key, user_id="usr_a", user_name="a", purpose="login", domain="d"))
+            read_token(node.key, tokens[-1].row.id)
+        finally:
+            context.close()
+    assert keys[0] != keys[1]
+    with pytest.raises(ChallengeNotFound):  # issued before the restart
+        read_token(keys[1], tokens[0].row.id)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(results[i] == i for i in range(0, 16, 2))
-    assert all(isinstance(results[i], ValueError) for i in range(1, 16, 2))
-    with ctx.db.read() as session:
-        stored = {r[0] for r in session.execute(text("SELECT key FROM auth_rate WHERE key LIKE 'g:%'"))}
-    assert stored == {f"g:{i}" for i in range(0, 16, 2)}
+
+# --- the node ledger and counters (shared memory) --------------------------------------------------
+
+
+def test_ledger_consumes_once_and_forgets_after_expiry() -> None:
+    node = NodeState()
+    cid = b"\x11" * 16
+    assert node.consume(cid, NOW + 10, NOW)
+    assert not node.consume(cid, NOW + 10, NOW + 5)  # used
+    assert not node.consume(b"\x12" * 16, NOW, NOW)  # expired: never recorded
+    assert not node.consume(cid, NOW + 10, NOW + 10)  # expired
+    # Long after expiry the slot is free again; the challenge itself is refused by its expiry.
+    assert not node.consume(cid, NOW + 10, NOW + 10 + GRACE_US + 1)
+    fresh = NOW + 20 + GRACE_US
+    assert node.consume(b"\x13" * 16, fresh + 10, fresh)
+
+
+def test_ledger_bucket_full_fails_closed() -> None:
+    node = NodeState()
+    same_bucket = [bytes([0, 0, 0, 0]) + bytes([i]) * 12 for i in range(LEDGER_SLOTS)]
+    for cid in same_bucket:
+        assert node.consume(cid, NOW + 10, NOW)
+    with pytest.raises(NodeFull):
+        node.consume(bytes([0, 0, 0, 0]) + b"\xff" * 12, NOW + 10, NOW)
+    assert not node.consume(same_bucket[0], NOW + 10, NOW)  # still remembered
+    assert node.consume(bytes([0, 0, 0, 0]) + b"\xff" * 12, NOW + GRACE_US + 100, NOW + GRACE_US + 20)
+
+
+def _consume_in_child(path: str, cid: bytes, expires: int, now: int, barrier: object, out: object) -> None:
+    node = NodeState(Path(path))
+    barrier.wait()  # type: ignore[attr-defined]
+    out.put(node.consume(cid, expires, now))  # type: ignore[attr-defined]
+
+
+def test_ledger_is_shared_by_processes(tmp_path: Path) -> None:
+    """Worker processes map the same file: of 8 processes racing on one id, one wins."""
+    path = tmp_path / "login.node"
+    nodestate.create(path)
+    mp = multiprocessing.get_context("fork")
+    barrier, out = mp.Barrier(8), mp.Queue()
+    procs = [
+        mp.Process(target=_consume_in_child, args=(str(path), b"\x21" * 16, NOW + 10, NOW, barrier, out))
+        for _ in range(8)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert sorted(out.get(timeout=5) for _ in procs) == [False] * 7 + [True]
+    assert not NodeState(path).consume(b"\x21" * 16, NOW + 10, NOW)
+    nodestate.create(path)  # a restart: a new nonce, an empty ledger
+    assert NodeState(path).consume(b"\x21" * 16, NOW + 10, NOW)
+
+
+def test_rate_counters_fixed_window() -> None:
+    node = NodeState()
+    for _ in range(3):
+        node.hit([("t:key", 3, 3600)], 1000.0)
+    with pytest.raises(TooManyRequests, match="retry in 2600 s"):
+        node.hit([("t:key", 3, 3600)], 1000.0)
+    node.hit([("t:other", 3, 3600)], 1000.0)  # counters are per key
+    node.hit([("t:key", 3, 60)], 1000.0)  # and per window length
+    node.hit([("t:key", 3, 3600)], 3600.0)  # a new window starts again at 1
+    with pytest.raises(TooManyRequests):  # every counter of a step counts, and any one refuses
+        node.hit([("t:a", 5, 60), ("t:b", 0, 60)], 1000.0)

@@ -15,9 +15,11 @@ from sigil.crypto import ecdsa
 from sigil.crypto.curves import get_curve
 from sigil.crypto.ecdsa import PublicKey
 from sigil.crypto.encoding import b64decode
-from sigil.errors import InvalidEncoding, InvalidPublicKey
+from sigil.errors import InvalidEncoding
 
 CHALLENGE_BYTES = 32
+MAX_CACHED_KEYS = 10_000
+_parsed: dict[bytes, PublicKey] = {}  # SEC1 bytes -> checked point: a key's bytes never change meaning
 RAW_LEN = 64  # r‖s for P-256
 DER_MIN, DER_MAX = 8, 72
 MAX_SIGNATURE_TEXT = 200
@@ -56,10 +58,12 @@ def verify_device_login(*, challenge: bytes, public_key: bytes, signature: bytes
     not verify, InvalidEncoding / InvalidPublicKey for malformed input."""
     if len(challenge) != CHALLENGE_BYTES:
         raise InvalidEncoding(f"the challenge must be {CHALLENGE_BYTES} bytes")
-    try:
-        q = PublicKey.from_sec1(get_curve("P-256"), public_key)
-    except InvalidPublicKey:
-        raise
+    q = _parsed.get(public_key)
+    if q is None:
+        q = PublicKey.from_sec1(get_curve("P-256"), public_key)  # InvalidPublicKey if not a valid point
+        if len(_parsed) >= MAX_CACHED_KEYS:
+            _parsed.clear()
+        _parsed[public_key] = q
     encodings = _candidate_encodings(signature)
     if not encodings:
         raise InvalidEncoding("signature is neither DER nor 64-byte raw r||s")

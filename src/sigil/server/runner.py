@@ -121,6 +121,7 @@ def serve(
     print(f"API docs: http://{host}:{port}/docs", file=sys.stderr)
     sys.stderr.flush()
     relay = _start_audit_relay(settings)
+    _start_login_node(settings)
     try:
         Granian(
             "sigil.server.app:app_from_env",
@@ -155,6 +156,16 @@ def _start_audit_relay(settings: Settings) -> BaseProcess:
         time.sleep(0.05)
     os.environ["SIGIL_AUDIT_RELAY"] = str(path)
     return relay
+
+
+def _start_login_node(settings: Settings) -> None:
+    """A fresh login state file for this node start (``sigil.auth.nodestate``): a new nonce, so
+    challenges issued before the restart are refused; the workers map it."""
+    from sigil.auth.nodestate import create
+
+    path = settings.data_dir / "login.node"
+    create(path)
+    os.environ["SIGIL_LOGIN_NODE"] = str(path)
 
 
 def _relay_main(path: str, db_url: str, data_dir: str, parent_pid: int) -> None:

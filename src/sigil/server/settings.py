@@ -19,6 +19,7 @@ class Settings:
     deletion_day_seconds: int = 86_400
     cache_ttl_seconds: float = 5.0
     audit_relay: str | None = None  # the node's audit writer socket, set by ``sigil serve``
+    login_node: str | None = None  # the node's shared login state file, made by ``sigil serve``
     # Device-key login and WebAuthn (docs/auth.md).
     auth_domain: str = "localhost"
     open_registration: bool = False
@@ -40,6 +41,7 @@ class Settings:
             deletion_day_seconds=int(os.environ.get("SIGIL_DELETION_WINDOW_SECONDS", 86_400)),
             cache_ttl_seconds=float(os.environ.get("SIGIL_KEY_CACHE_TTL", 5.0)),
             audit_relay=os.environ.get("SIGIL_AUDIT_RELAY") or None,
+            login_node=os.environ.get("SIGIL_LOGIN_NODE") or None,
             auth_domain=os.environ.get("SIGIL_AUTH_DOMAIN") or "localhost",
             open_registration=os.environ.get("SIGIL_OPEN_REGISTRATION") == "1",
             challenge_ttl=int(os.environ.get("SIGIL_CHALLENGE_TTL") or 60),

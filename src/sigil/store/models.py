@@ -132,16 +132,6 @@ class AuthChallenge(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class AuthRate(Base):
-    """Fixed-window rate-limit counters shared by every worker and node."""
-
-    __tablename__ = "auth_rate"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window: Mapped[int] = mapped_column(BigInteger)
-    count: Mapped[int] = mapped_column(Integer)
-
-
 # --- two-party MPC ECDSA (issue 5) -------------------------------------------------------------
 
 
@@ -221,3 +211,16 @@ class MpcSignSession(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     consumed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- device-key login ledger (migration 0004) ----------------------------------------------------
+
+
+class AuthChallengeUse(Base):
+    """A consumed login challenge (nodes sharing PostgreSQL): the first INSERT of an id wins;
+    rows are deleted a while after their challenge expired."""
+
+    __tablename__ = "auth_challenge_uses"
+
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

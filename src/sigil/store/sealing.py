@@ -28,13 +28,14 @@ MASTER_KEY_LEN = 32
 class Sealer:
     """Seals and opens secrets under a 32-byte master key. Holds no other state."""
 
-    __slots__ = ("_aead", "_audit_key")
+    __slots__ = ("_aead", "_audit_key", "_challenge_key")
 
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != MASTER_KEY_LEN:
             raise ValueError("master key must be 32 bytes")
         self._aead = AESGCM(_derive(master_key, b"sigil seal v1"))
         self._audit_key = _derive(master_key, b"sigil audit chain v1")
+        self._challenge_key = _derive(master_key, b"sigil login challenge v1")
 
     def __repr__(self) -> str:
         return "Sealer(<master key hidden>)"
@@ -43,6 +44,12 @@ class Sealer:
     def audit_key(self) -> bytes:
         """The HMAC key of the audit chain (a separate subkey: sealing and MACs never share a key)."""
         return self._audit_key
+
+    @property
+    def challenge_key(self) -> bytes:
+        """The base of the login challenges' HMAC key (``sigil.auth.challenges``): used as is where
+        nodes share PostgreSQL, mixed with a per-start nonce on a SQLite node."""
+        return self._challenge_key
 
     def seal(self, plaintext: bytes, *, aad: bytes) -> bytes:
         nonce = secrets.token_bytes(NONCE_LEN)

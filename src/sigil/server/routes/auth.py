@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+import time
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import Any, TypeVar
 
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -12,16 +14,18 @@ from starlette.responses import Response
 
 from sigil.auth import devices, login, sessions
 from sigil.auth.config import RATE_WINDOW_S, AuthConfig
-from sigil.auth.ratelimit import hit
+from sigil.auth.login import LoginNode
 from sigil.auth.registration import check_device_name, check_user_name, parse_device_key
 from sigil.auth.sessions import SessionClaims
 from sigil.errors import NotFound, Unauthorized
 from sigil.keys.model import iso_time
-from sigil.server.http import AUTH_NONE, Endpoint, bearer, json, parse_body, service
+from sigil.server.http import AUTH_NONE, Endpoint, bearer, json, parse_body, read_json, service
 from sigil.server.schemas import Open, Strict
 from sigil.server.settings import Settings
 
+T = TypeVar("T")
 AUTH_SESSION = "session"
+MAX_USER = 64
 DEVICE_PATH = "/v1/auth/devices/{device_id}"
 
 
@@ -35,11 +39,11 @@ class RegisterDeviceRequest(Strict):
 
 
 class ChallengeRequest(Strict):
-    user: str = Field(..., min_length=1, max_length=64)
+    user: str = Field(..., min_length=1, max_length=MAX_USER)
 
 
 class VerifyLoginRequest(Strict):
-    challenge_id: str = Field(..., max_length=64)
+    challenge_id: str = Field(..., max_length=512)
     device_id: str = Field(..., max_length=64)
     signature: str = Field(
         ..., max_length=200, description="ECDSA P-256/SHA-256 over H; DER or raw r||s, base64 or base64url"
@@ -105,6 +109,22 @@ def config(request: Request) -> AuthConfig:
     return auth_config(request.scope["app"].settings)
 
 
+def login_node(request: Request) -> LoginNode:
+    """This worker's view of the node's login state (challenge key, ledger, rate counters)."""
+    return login.login_node(service(request).ctx, request.scope["app"].settings.login_node)
+
+
+def rate_limit(request: Request, key: str, limit: int) -> None:
+    """One hit on the node's counter ``key`` (429 over ``limit`` per minute). Shared memory: no
+    database, no thread hop."""
+    login_node(request).state.hit([(key, limit, RATE_WINDOW_S)], time.time())
+
+
+async def run_step(node: LoginNode, step: Callable[[], T]) -> T:
+    """A login step on the event loop where it does no network I/O (SQLite), else in the pool."""
+    return step() if node.inline else await run_in_threadpool(step)
+
+
 def client_address(request: Request) -> str:
     """The peer's address (proxies' X-Forwarded-For is not trusted: see docs/auth.md)."""
     client = request.scope.get("client")
@@ -129,7 +149,7 @@ async def register_device(request: Request) -> Response:
     public_key = parse_device_key(body.public_key)
     caller = await session_claims(request) if bearer(request) else None
     svc, cfg = service(request), config(request)
-    await run_in_threadpool(hit, svc.ctx, f"rg:a:{client_address(request)}", cfg.rate_addr, RATE_WINDOW_S)
+    rate_limit(request, f"rg:a:{client_address(request)}", cfg.rate_addr)
     device, _user = await run_in_threadpool(
         lambda: devices.register_device(
             svc.ctx,
@@ -162,12 +182,18 @@ async def revoke_device(request: Request) -> Response:
 
 
 async def challenge(request: Request) -> Response:
-    body = await parse_body(request, ChallengeRequest)
-    user = check_user_name(body.user)
-    ctx = service(request).ctx
-    row = await run_in_threadpool(
-        lambda: login.begin_login(ctx, config(request), user=user, client=client_address(request))
+    raw = await read_json(request)
+    name = raw.get("user")
+    if not (len(raw) == 1 and type(name) is str and 1 <= len(name) <= MAX_USER):
+        # The usual body is what the model accepts; build it only to explain what is wrong.
+        name = ChallengeRequest.model_validate(raw).user
+    user = check_user_name(name)
+    ctx, node = service(request).ctx, login_node(request)
+    issued = await run_step(
+        node,
+        partial(login.begin_login, ctx, node, config(request), user=user, client=client_address(request)),
     )
+    row = issued.row
     return json(
         {
             "challenge_id": row.id,
@@ -179,20 +205,42 @@ async def challenge(request: Request) -> Response:
 
 
 async def verify(request: Request) -> Response:
-    body = await parse_body(request, VerifyLoginRequest)
-    svc, cfg = service(request), config(request)
-    result = await run_in_threadpool(
-        lambda: login.complete_login(
+    raw = await read_json(request)
+    body = _verify_body(raw) or VerifyLoginRequest.model_validate(raw)
+    svc, cfg, node = service(request), config(request), login_node(request)
+    result = await run_step(
+        node,
+        partial(
+            login.complete_login,
             svc.ctx,
             svc,
+            node,
             cfg,
             challenge_id=body.challenge_id,
             device_id=body.device_id,
             signature=body.signature,
             client=client_address(request),
-        )
+        ),
     )
     return json({"session_token": result.token, "expires_at": result.expires_at})
+
+
+def _verify_body(raw: dict[str, Any]) -> VerifyLoginRequest | None:
+    """The usual verify body, checked against the model's limits without building the model (on
+    every login); None when anything is off, to let the model say what."""
+    if len(raw) != len(_VERIFY_LIMITS):
+        return None
+    for name, limit in _VERIFY_LIMITS:
+        value = raw.get(name)
+        if type(value) is not str or len(value) > limit:
+            return None
+    return VerifyLoginRequest.model_construct(**raw)
+
+
+_VERIFY_LIMITS = tuple(
+    (name, next(m.max_length for m in info.metadata if getattr(m, "max_length", None) is not None))
+    for name, info in VerifyLoginRequest.model_fields.items()
+)
 
 
 async def whoami(request: Request) -> Response:
@@ -206,7 +254,30 @@ def b64url(data: bytes) -> str:
     return b64url_encode(data)
 
 
+# The two login steps first: Starlette tries routes in order.
 ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/v1/auth/challenge",
+        challenge,
+        "A single-use login challenge H = SHA-256(random || domain)",
+        "auth",
+        auth=AUTH_NONE,
+        body=ChallengeRequest,
+        response=ChallengeResponse,
+        errors=(404, 429),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/auth/verify",
+        verify,
+        "Log in: the device's signature over the challenge -> a session JWT (ES256)",
+        "auth",
+        auth=AUTH_NONE,
+        body=VerifyLoginRequest,
+        response=SessionResponse,
+        errors=(401, 409, 410, 429),
+    ),
     Endpoint(
         "POST",
         "/v1/auth/devices",
@@ -238,28 +309,6 @@ ENDPOINTS = [
         auth=AUTH_SESSION,
         response=RevokedDevice,
         errors=(401,),
-    ),
-    Endpoint(
-        "POST",
-        "/v1/auth/challenge",
-        challenge,
-        "A single-use login challenge H = SHA-256(random || domain)",
-        "auth",
-        auth=AUTH_NONE,
-        body=ChallengeRequest,
-        response=ChallengeResponse,
-        errors=(404, 429),
-    ),
-    Endpoint(
-        "POST",
-        "/v1/auth/verify",
-        verify,
-        "Log in: the device's signature over the challenge -> a session JWT (ES256)",
-        "auth",
-        auth=AUTH_NONE,
-        body=VerifyLoginRequest,
-        response=SessionResponse,
-        errors=(401, 409, 410, 429),
     ),
     Endpoint(
         "GET",

@@ -20,11 +20,11 @@ from starlette.responses import Response
 
 from sigil.auth import passkeys
 from sigil.auth.passkeys import Attempt
-from sigil.auth.ratelimit import hit
 from sigil.auth.sessions import issue_session, verify_session
 from sigil.auth.webauthn import USER_VERIFICATION_POLICIES, RelyingParty
 from sigil.errors import SigilError
 from sigil.server.http import AUTH_NONE, Endpoint, SigilApp, bearer, json, parse_body, service
+from sigil.server.routes.auth import rate_limit
 from sigil.server.schemas import Open, Strict
 
 RATE_WINDOW_S = 60
@@ -118,10 +118,10 @@ def audited(action: str) -> Callable[[Step], Callable[[Request], Awaitable[Respo
 
 
 async def _limit(request: Request, what: str) -> None:
+    """Per client address, on the node's counters (see docs/auth.md, rate limits)."""
     app: SigilApp = request.scope["app"]
     address = request.client.host if request.client else "unknown"
-    key = f"webauthn:{what}:addr:{address}"
-    await run_in_threadpool(hit, service(request).ctx, key, app.settings.auth_rate_addr, RATE_WINDOW_S)
+    rate_limit(request, f"webauthn:{what}:addr:{address}", app.settings.auth_rate_addr)
 
 
 async def _session_user(request: Request) -> str | None:
