@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from sigil.cli import audit, device, jwt, keys, objects, serve, sign, tokens
+from sigil.cli import audit, device, jwt, keys, mpc, objects, serve, sign, tokens
 
 app = typer.Typer(
     name="sigil",
@@ -28,6 +28,7 @@ app.command("jwt")(jwt.jwt_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(objects.app, name="objects")
 app.add_typer(device.app, name="device")
+app.add_typer(mpc.app, name="mpc")
 
 
 if __name__ == "__main__":

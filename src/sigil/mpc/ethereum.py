@@ -13,6 +13,9 @@ import it, so ``sigil.mpc`` still loads under Pyodide.
 
 A signature that comes out of the two-party protocol is checked here once more by recovering its signer:
 Ethereum identifies signers by address, so a recovery id that points at another key must never leave.
+
+eth-account is imported only by the transaction code: importing it costs seconds (py_ecc), which every
+``sigil`` command would otherwise pay.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from typing import Any, Protocol
 
 import coincurve
 from Crypto.Hash import keccak
-from eth_account.typed_transactions.typed_transaction import TypedTransaction
-from eth_keys.datatypes import Signature
 
 from sigil.errors import BadRequest
 
@@ -113,12 +114,17 @@ def signature_hex(r: int, s: int, recovery_id: int) -> str:
 
 
 def recover_address(message_hash: bytes, r: int, s: int, recovery_id: int) -> str:
-    """The address whose key made (r, s) over ``message_hash`` with this recovery id (eth-keys)."""
+    """The address whose key made (r, s) over ``message_hash`` with this recovery id (libsecp256k1)."""
     if recovery_id not in (0, 1):
         raise ValueError("recovery id must be 0 or 1")
-    signature = Signature(vrs=(recovery_id, r, s))
-    public = signature.recover_public_key_from_msg_hash(message_hash)
-    return to_checksum_address(public.to_canonical_address())
+    if len(message_hash) != 32 or not (1 <= r < _Q and 1 <= s < _Q):
+        raise ValueError("a 32-byte hash and r, s in [1, q)")
+    rsv = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([recovery_id])
+    try:
+        public = coincurve.PublicKey.from_signature_and_message(rsv, message_hash, hasher=None)
+    except ValueError:
+        raise ValueError("no public key recovers from this signature") from None
+    return address_from_public_key(public.format(compressed=False))
 
 
 # --- EIP-1559 transactions ---------------------------------------------------------------------------
@@ -226,13 +232,17 @@ class Eip1559Transaction:
         fields["data"] = _hex_bytes(tx["data"], "data") if tx.get("data") not in (None, "") else b""
         fields["accessList"] = _access_list(tx.get("accessList", []))
         sender = _address_field(tx["from"], "from") if tx.get("from") is not None else None
+        from eth_account.typed_transactions.typed_transaction import TypedTransaction
+
         try:
             TypedTransaction.from_dict(dict(fields))  # eth-account's own well-formedness checks
         except (TypeError, ValueError) as exc:
             raise InvalidTransaction(f"eth-account rejects the transaction: {exc}") from None
         return cls(fields=fields, sender=sender)
 
-    def _typed(self, signature: tuple[int, int, int] | None = None) -> TypedTransaction:
+    def _typed(self, signature: tuple[int, int, int] | None = None) -> Any:
+        from eth_account.typed_transactions.typed_transaction import TypedTransaction
+
         fields = dict(self.fields)
         if signature is not None:
             fields["v"], fields["r"], fields["s"] = signature
