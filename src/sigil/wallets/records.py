@@ -71,6 +71,12 @@ def sign_state_aad(session_id: str, pairing_id: str) -> bytes:
     return f"sigil:v1:mpc-sign-state:{session_id}:{pairing_id}".encode()
 
 
+def pair_of(client_index: int) -> tuple[int, int]:
+    """The signing pair of a client index with the server, in ascending order: (1, 2) or (2, 3)."""
+    low, high = sorted((client_index, SERVER_INDEX))
+    return (low, high)
+
+
 def scalar_bytes(value: int) -> bytes:
     return value.to_bytes(32, "big")
 

@@ -59,6 +59,7 @@ class RnPool:
             return len(self._pools.get((pairing_id, n), ()))
 
     def _run(self) -> None:
+        _release_gil_in_this_thread()
         while True:
             key = self._queue.get()
             try:
@@ -82,3 +83,15 @@ class RnPool:
             value = public.random_rn()  # outside the lock: the slow part
             with self._lock:
                 self._pools.setdefault(key, []).append(value)
+
+
+def _release_gil_in_this_thread() -> None:
+    """Let gmpy2 drop the GIL during this thread's exponentiations, so that refilling runs on
+    another core beside the request threads instead of pausing them (gmpy2 contexts are per
+    thread: nothing else changes)."""
+    try:
+        import gmpy2
+
+        gmpy2.get_context().allow_release_gil = True
+    except (ImportError, AttributeError):
+        pass

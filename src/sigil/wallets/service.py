@@ -18,7 +18,6 @@ check. Of any number of concurrent callers, on any worker or node, exactly one g
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ from sigil.errors import (
     MpcInvalidShare,
     NotFound,
     PairingLocked,
-    PairingNotActive,
     SessionExpired,
     SessionUsed,
     SigilError,
@@ -45,26 +43,17 @@ from sigil.mpc.arith import Point, point_mul
 from sigil.mpc.pairing import PairingContext, PairingRequest, ServerPairing, server_verify_pairing
 from sigil.store import audit
 from sigil.store.audit import AuditEvent, now_us
-from sigil.store.models import MpcKeygenSession, MpcPairing, MpcSignSession, MpcWallet
+from sigil.store.models import MpcKeygenSession, MpcPairing, MpcWallet
 from sigil.wallets import records
 from sigil.wallets.checks import mapped, parse
 from sigil.wallets.config import MpcConfig
 from sigil.wallets.params import LoadedParams, ParamsStore
 from sigil.wallets.records import ACTIVE, LOCKED, PENDING
 from sigil.wallets.rnpool import RnPool
+from sigil.wallets.signing import Signing
 
 _PAIRING_CACHE_LIMIT = 10_000
 _REJECTED = (MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare)
-
-
-@dataclass(frozen=True)
-class PairingMaterial:
-    """What signing needs from an active pairing; immutable once the pairing is active, so each
-    worker keeps it (its state, which can change to locked, is read from the database every time)."""
-
-    server_pairing: ServerPairing
-    w2: int  # λ·x2 for this pair
-    n: int
 
 
 class MpcService:
@@ -73,7 +62,7 @@ class MpcService:
         self.config = config or MpcConfig.from_env()
         self.params = ParamsStore(ctx, self.config, data_dir)
         self.pool = RnPool(self.config.rn_pool_size)
-        self._material: dict[str, PairingMaterial] = {}
+        self.signing = Signing(ctx, self.config.session_ttl, self.pool)
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -288,7 +277,7 @@ class MpcService:
         self, pairing: MpcPairing, wallet: MpcWallet, req: PairingRequest, params: LoadedParams
     ) -> ServerPairing:
         index = pairing.client_index
-        pair = _pair(index)
+        pair = records.pair_of(index)
         with mapped():
             # W1 = λ_c · X_c: the client's additive share's public point, from public data only.
             w1_point = point_mul(records.public_share(wallet, index), shares.lagrange_at_zero(index, pair))
@@ -309,7 +298,7 @@ class MpcService:
             if pairing.state != LOCKED:
                 pairing.state, pairing.locked_at, pairing.lock_reason = LOCKED, now_us(), reason
                 self._audit(session, principal, "mpc.pairing_lock", pairing_id, outcome="locked")
-        self._material.pop(pairing_id, None)
+        self.signing.forget(pairing_id)
         return {"pairing_id": pairing_id, "state": LOCKED}
 
     # --- signing ---------------------------------------------------------------------------------
@@ -318,63 +307,17 @@ class MpcService:
         records.checked_id(pairing_id, "pair_", "pairing")
         if len(message_hash) != 32:
             raise BadRequest("message_hash must be 32 bytes (64 hex characters)", code="validation_error")
-        session_id = secrets.token_bytes(records.SESSION_ID_BYTES)
-        sid, now = session_id.hex(), now_us()
-        expires = now + self.config.session_ttl * 1_000_000
-        with self.ctx.db.write() as session:
-            pairing, wallet = self._owned_pairing(session, principal, pairing_id)
-            _check_active(pairing)
-            ctx = sign.SignContext(
-                session_id=session_id, pairing_id=pairing_id, wallet_id=wallet.id, message_hash=message_hash
-            )
-            state, commitment = sign.server_sign_commit(ctx)
-            commitment_json = commitment.to_json()
-            session.add(
-                MpcSignSession(
-                    id=sid,
-                    pairing_id=pairing_id,
-                    principal_id=principal.id,
-                    message_hash=message_hash,
-                    sealed_state=self.ctx.sealer.seal(
-                        orjson.dumps(state.to_json()), aad=records.sign_state_aad(sid, pairing_id)
-                    ),
-                    commitment=orjson.dumps(commitment_json).decode(),
-                    expires_at=expires,
-                    consumed_at=None,
-                    created_at=now,
-                )
-            )
-            self._audit(session, principal, "mpc.sign_start", pairing_id, message=message_hash)
-            n = self._pairing_material(pairing, wallet).n
-        if self.pool.size(pairing_id, n) == 0:
-            self.pool.refill(pairing_id, n)
-        return {"session_id": sid, "commitment": commitment_json, "expires_at": iso_time(expires)}
+        return self.signing.start(principal, pairing_id, message_hash)
 
     def respond(self, principal: Principal, session_id: str, nonce: Any) -> dict[str, Any]:
         records.checked_session_id(session_id)
         msg = parse(sign.ClientNonce.from_json, nonce, "nonce")
-        now = now_us()
-        with self.ctx.db.write() as session:
-            row = session.get(MpcSignSession, session_id)
-            if row is None or row.principal_id != principal.id:
-                raise NotFound(f"no signing session {session_id!r}")
-            # Consumed before c3 is computed; rolled back with everything else if the step fails.
-            _consume(session, MpcSignSession, row.id, row.consumed_at, row.expires_at, now)
-            pairing, wallet = self._owned_pairing(session, principal, row.pairing_id)
-            _check_active(pairing)
-            material = self._pairing_material(pairing, wallet)
-            raw = self.ctx.sealer.open(row.sealed_state, aad=records.sign_state_aad(row.id, pairing.id))
-            state = sign.ServerSignState.from_json(orjson.loads(raw))
-            rn = self.pool.take(pairing.id, material.n)
-            try:
-                with mapped():
-                    reveal = sign.server_sign_respond(state, msg, material.server_pairing, material.w2, rn=rn)
-            except _REJECTED as exc:
-                self._rejected(principal, "mpc.sign", pairing.id, exc)
-                raise
-            self._audit(session, principal, "mpc.sign", pairing.id, message=row.message_hash)
-        self.pool.refill(pairing.id, material.n)
-        return {"reveal": reveal.to_json()}
+        try:
+            _pairing_id, out = self.signing.respond(principal, session_id, msg)
+        except _REJECTED as exc:
+            self._rejected(principal, "mpc.sign", session_id, exc)
+            raise
+        return out
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -386,22 +329,6 @@ class MpcService:
         if pairing is None or wallet is None or wallet.principal_id != principal.id:
             raise NotFound(f"no pairing {pairing_id!r}")
         return pairing, wallet
-
-    def _pairing_material(self, pairing: MpcPairing, wallet: MpcWallet) -> PairingMaterial:
-        found = self._material.get(pairing.id)
-        if found is not None:
-            return found
-        assert pairing.server_pairing is not None
-        server_pairing = ServerPairing.from_json(orjson.loads(pairing.server_pairing))
-        x2 = int.from_bytes(
-            self.ctx.sealer.open(wallet.sealed_share, aad=records.share_aad(wallet.id)), "big"
-        )
-        w2 = shares.additive_share(records.SERVER_INDEX, x2, _pair(pairing.client_index))
-        material = PairingMaterial(server_pairing=server_pairing, w2=w2, n=server_pairing.paillier_n)
-        if len(self._material) >= _PAIRING_CACHE_LIMIT:
-            self._material.clear()
-        self._material[pairing.id] = material
-        return material
 
     def _rejected(self, principal: Principal, action: str, subject: str, exc: SigilError) -> None:
         """A protocol message that was refused: queued for the audit log (outcome = its code), for
@@ -431,11 +358,6 @@ class MpcService:
 # --- checks (each raises the matching error) ---------------------------------------------------------
 
 
-def _pair(client_index: int) -> tuple[int, int]:
-    low, high = sorted((client_index, records.SERVER_INDEX))
-    return (low, high)
-
-
 def _check_label(label: str | None) -> None:
     if label is not None and len(label) > records.MAX_LABEL:
         raise BadRequest(f"label is longer than {records.MAX_LABEL} characters", code="validation_error")
@@ -454,15 +376,6 @@ def _check_pending(pairing: MpcPairing, now: int) -> None:
         raise SessionUsed("the pairing is already complete")
     if pairing.nonce_expires_at <= now:
         raise SessionExpired("the pairing nonce has expired; start a new pairing")
-
-
-def _check_active(pairing: MpcPairing) -> None:
-    if pairing.state == LOCKED:
-        raise PairingLocked(
-            "the pairing is locked (a signature failed to verify); pair again, or sign with the backup share"
-        )
-    if pairing.state != ACTIVE:
-        raise PairingNotActive("the pairing has not been completed")
 
 
 def _consume(
