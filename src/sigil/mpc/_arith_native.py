@@ -136,7 +136,8 @@ def crt_pair(a_p: int, p: int, a_q: int, q: int) -> int:
 
 
 def is_probable_prime(n: int) -> bool:
-    """GMP's test: trial division, Baillie–PSW, then Miller–Rabin to 30 reps (no known BPSW pseudoprime)."""
+    """GMP's test: trial division, Baillie–PSW, then 30 − 24 = 6 Miller–Rabin rounds (no BPSW pseudoprime
+    is known)."""
     if n < 2:
         return False
     return bool(gmpy2.is_prime(n, 30))

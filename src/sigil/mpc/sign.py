@@ -1,4 +1,4 @@
-"""Two-party ECDSA signing, Lindell 2017 (CRYPTO 2017, ePrint 2017/552, Protocol 3.3), in two round trips.
+"""Two-party ECDSA signing, Lindell 2017 (CRYPTO 2017, ePrint 2017/552, Protocol 3.2), in two round trips.
 
 P1 = the client: it holds the Paillier key and w1; P2 = the server: it holds w2 and c_key = Enc(w1) from the
 pairing. w1 + w2 = x, the private key (additive shares of the signing pair, :func:`shares.additive_share`),

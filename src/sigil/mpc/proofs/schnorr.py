@@ -1,7 +1,7 @@
 """Fiat–Shamir Schnorr proof of knowledge of a discrete logarithm: X = x·G.
 
 Schnorr (CRYPTO 1989) made non-interactive by Fiat–Shamir: A = a·G, e = H(transcript ‖ X ‖ A), z = a + e·x
-mod q; the verifier checks z·G = A + e·X. Used for R1 / R2 in signing (Lindell 2017, Protocol 3.3 steps 1–3:
+mod q; the verifier checks z·G = A + e·X. Used for R1 / R2 in signing (Lindell 2017, Protocol 3.2 steps 1–3:
 the F_zk^{R_DL} calls) and for the constant terms of the DKG polynomials (so neither side can pick its
 commitment as a function of the other's — the rogue-key attack).
 
