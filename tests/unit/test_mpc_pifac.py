@@ -164,3 +164,10 @@ def test_from_json_refuses_malformed(proof: FacProof) -> None:
     with pytest.raises(InvalidMessage):
         FacProof.from_json([good])
     assert FacProof.from_json({**good, "z1": "-" + good["z1"].lstrip("-")}).z1 == -abs(proof.z1)
+
+
+def test_small_or_even_modulus_is_refused_before_the_proof(rp: RingPedersenParams, proof: FacProof) -> None:
+    small = arith.random_prime(512, blum=True) * arith.random_prime(512, blum=True)
+    for n0 in (small, 1 << 2048, -small):
+        with pytest.raises(InvalidMessage):
+            verify_fac(n0, rp, proof, _context())

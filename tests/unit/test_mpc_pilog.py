@@ -209,3 +209,11 @@ def _prove_unchecked(
         z2=r * arith.powmod(rho, e, n0) % n0,
         z3=gamma + e * mu,
     )
+
+
+def test_small_modulus_is_refused_before_the_proof(
+    st: Statement, rp: RingPedersenParams, proof: LogStarProof
+) -> None:
+    small = arith.random_prime(512, blum=True) * arith.random_prime(512, blum=True)
+    with pytest.raises(InvalidMessage, match="2048"):
+        verify_log_star(small, st.c % small, st.point, rp, proof, _context())

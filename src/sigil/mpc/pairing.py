@@ -259,7 +259,7 @@ def server_verify_pairing(
     """
     n = request.paillier_n
     PaillierPublicKey(n).validate()  # size (2048..8192 bits), no factor below 2^14, not a square
-    check_modulus(n, "Paillier modulus")  # odd, not prime
+    check_modulus(n, "Paillier modulus")  # odd, not prime: refused before any proof work
     _check_c_key(n, request.c_key)
     rp = params.ring_pedersen
     transcript = _statement_transcript(context, n, request.c_key, w1_point)

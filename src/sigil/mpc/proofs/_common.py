@@ -53,21 +53,25 @@ MOD_SQUARED_BITS: Final = 2 * MOD_BITS
 RESPONSE_BITS: Final = 4 * MOD_BITS
 
 
-def check_modulus(n: int, what: str) -> None:
-    """An RSA-type modulus we are willing to work with: ≥ 2048 bits, odd, not a square, not prime.
+def check_modulus(n: int, what: str, *, primality: bool = True) -> None:
+    """An RSA-type modulus we are willing to work with: 2048 to 8192 bits, odd, not a square, not prime.
 
     These are shape checks on public input (InvalidMessage): a prime or a square passes some of the
     proofs' equations (a prime N ≡ 3 mod 4 has every fourth root Π_mod asks for), so they are refused
-    before any proof is looked at. The size bound is what keeps factoring out of reach.
+    before any proof is looked at. The size bound is what keeps factoring out of reach. ``primality``
+    False skips the one costly test (a Miller-Rabin run, ~0.5 s in pure Python) where a caller already
+    made it on the same N.
     """
-    if not isinstance(n, int) or n.bit_length() < MIN_MODULUS_BITS:
+    if type(n) is not int or n.bit_length() < MIN_MODULUS_BITS:
         raise InvalidMessage(f"{what} must have at least {MIN_MODULUS_BITS} bits")
+    if n.bit_length() > MOD_BITS:
+        raise InvalidMessage(f"{what} must have at most {MOD_BITS} bits")
     if n % 2 == 0:
         raise InvalidMessage(f"{what} must be odd")
     root = arith.isqrt(n)
     if root * root == n:
         raise InvalidMessage(f"{what} must not be a perfect square")
-    if arith.is_probable_prime(n):
+    if primality and arith.is_probable_prime(n):
         raise InvalidMessage(f"{what} must not be prime")
 
 

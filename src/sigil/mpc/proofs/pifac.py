@@ -28,7 +28,16 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from sigil.mpc import arith
 from sigil.mpc.encoding import int_to_hex, read_int, require_obj
 from sigil.mpc.errors import InvalidProof
-from sigil.mpc.proofs._common import ELL, EPSILON, MOD_BITS, RESPONSE_BITS, check_pm, check_unit, sample_pm
+from sigil.mpc.proofs._common import (
+    ELL,
+    EPSILON,
+    MOD_BITS,
+    RESPONSE_BITS,
+    check_modulus,
+    check_pm,
+    check_unit,
+    sample_pm,
+)
 from sigil.mpc.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -133,7 +142,9 @@ def prove_fac(p: int, q: int, rp: RingPedersenParams, transcript: Transcript) ->
 
 
 def verify_fac(n0: int, rp: RingPedersenParams, proof: FacProof, transcript: Transcript) -> None:
-    """Check Π_fac for N0 over (N̂, s, t). Raises InvalidProof("pi_fac")."""
+    """Check Π_fac for N0 over (N̂, s, t). Raises InvalidMessage (shapes) or InvalidProof("pi_fac")."""
+    check_modulus(n0, "Paillier modulus", primality=False)  # primality: Π_mod and the pairing test it
+    check_modulus(rp.n, "ring-Pedersen modulus", primality=False)
     nhat = rp.n
     for value in (proof.p, proof.q, proof.a, proof.b, proof.t):
         check_unit(value, nhat, PROOF_NAME)

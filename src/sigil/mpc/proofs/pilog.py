@@ -30,6 +30,7 @@ from sigil.mpc.proofs._common import (
     MOD_BITS,
     MOD_SQUARED_BITS,
     RESPONSE_BITS,
+    check_modulus,
     check_pm,
     check_unit,
     sample_pm,
@@ -178,7 +179,9 @@ def verify_log_star(
     proof: LogStarProof,
     transcript: Transcript,
 ) -> None:
-    """Check Π_log* for (N0, C, X) over (N̂, s, t). Raises InvalidProof("pi_log")."""
+    """Check Π_log* for (N0, C, X) over (N̂, s, t). Raises InvalidMessage (shape) or InvalidProof("pi_log")."""
+    check_modulus(n0, "Paillier modulus", primality=False)  # primality: Π_mod and the pairing test it
+    check_modulus(rp.n, "ring-Pedersen modulus", primality=False)
     n0_sq = n0 * n0
     check_unit(c, n0_sq, PROOF_NAME)
     check_unit(proof.a, n0_sq, PROOF_NAME)

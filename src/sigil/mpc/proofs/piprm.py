@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 from sigil.mpc import arith
 from sigil.mpc.encoding import int_to_hex, read_int_list, require_obj
 from sigil.mpc.errors import InvalidProof
-from sigil.mpc.proofs._common import MOD_BITS, M, check_unit
+from sigil.mpc.proofs._common import MOD_BITS, M, check_modulus, check_unit
 from sigil.mpc.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -86,7 +86,13 @@ def prove_prm(params: RingPedersenParams, secret: RingPedersenSecret, transcript
 
 
 def verify_prm(params: RingPedersenParams, proof: PrmProof, transcript: Transcript) -> None:
-    """Check Π_prm for (N̂, s, t). Raises InvalidProof("pi_prm")."""
+    """Check Π_prm for (N̂, s, t). Raises InvalidMessage (shapes) or InvalidProof("pi_prm").
+
+    :func:`sigil.mpc.ringpedersen.verify_server_params` adds N̂'s primality test and s ≠ t, s, t ≠ 1.
+    """
+    check_modulus(params.n, "ring-Pedersen modulus", primality=False)
+    check_unit(params.s, params.n, PROOF_NAME)
+    check_unit(params.t, params.n, PROOF_NAME)
     n = params.n
     if len(proof.a) != M or len(proof.z) != M:
         raise InvalidProof(PROOF_NAME)
