@@ -63,16 +63,23 @@ class MpcService:
         self.params = ParamsStore(ctx, self.config, data_dir)
         self.pool = RnPool(self.config.rn_pool_size)
         self.signing = Signing(ctx, self.config.session_ttl, self.pool)
+        self._params_body: bytes | None = None
 
     # --- parameters ------------------------------------------------------------------------------
 
-    def public_params(self) -> dict[str, Any]:
-        loaded = self.params.get()
-        return {
-            "curve": "secp256k1",
-            "server_params": loaded.public_json,
-            "transport_key_pem": loaded.transport_public_pem,
-        }
+    def public_params(self) -> bytes:
+        """The ``GET /v1/mpc/params`` body, serialised once (it never changes; ~84 kB, mostly Π_prm)."""
+        body = self._params_body
+        if body is None:
+            loaded = self.params.get()
+            body = self._params_body = orjson.dumps(
+                {
+                    "curve": "secp256k1",
+                    "server_params": loaded.public_json,
+                    "transport_key_pem": loaded.transport_public_pem,
+                }
+            )
+        return body
 
     # --- distributed keygen ----------------------------------------------------------------------
 

@@ -60,6 +60,9 @@ _CONSUME = (
     " RETURNING pairing_id, message_hash, sealed_state"
 )
 _SESSION = "SELECT principal_id, consumed_at, expires_at FROM mpc_sign_sessions WHERE id = {m}"
+_PURGE = "DELETE FROM mpc_sign_sessions WHERE expires_at < {m}"
+PURGE_EVERY = 1_000  # round-1 calls per worker between two purges of long-expired sessions
+PURGE_AFTER_US = 3_600 * 1_000_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Signing:
         self._ttl_us = session_ttl * 1_000_000
         self.pool = pool
         self._material: dict[str, PairingMaterial] = {}
+        self._starts = 0
 
     def forget(self, pairing_id: str) -> None:
         self._material.pop(pairing_id, None)
@@ -110,6 +114,9 @@ class Signing:
             self._audit(conn, principal, "mpc.sign_start", pairing_id, message_hash)
         if self.pool.size(pairing_id, material.n) == 0:
             self.pool.refill(pairing_id, material.n)
+        self._starts += 1
+        if self._starts % PURGE_EVERY == 0:
+            self.purge()
         return {"session_id": sid, "commitment": commitment_json, "expires_at": iso_time(expires)}
 
     def _active(self, conn: Connection, principal: Principal, pairing_id: str) -> PairingMaterial:
@@ -139,6 +146,11 @@ class Signing:
             self._material.clear()
         self._material[pairing_id] = material
         return material
+
+    def purge(self) -> int:
+        """Delete signing sessions that expired over an hour ago (used or not: they can do nothing)."""
+        with self._ctx.db.batch() as conn:
+            return sql.count(conn, _PURGE, (now_us() - PURGE_AFTER_US,))
 
     # --- round 2 ---------------------------------------------------------------------------------
 

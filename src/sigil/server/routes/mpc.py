@@ -16,7 +16,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sigil.server.http import AUTH_NONE, Endpoint, SigilApp, authenticate, json, parse_body, service
+from sigil.server.http import (
+    AUTH_NONE,
+    Endpoint,
+    JsonBytes,
+    SigilApp,
+    authenticate,
+    json,
+    parse_body,
+    service,
+)
 from sigil.server.schemas import Open, Strict
 from sigil.wallets.service import MpcService
 
@@ -160,7 +169,7 @@ def message_hash(value: str) -> bytes:
 
 
 async def get_params(request: Request) -> Response:
-    return json(await run_in_threadpool(mpc(request).public_params))
+    return JsonBytes(await run_in_threadpool(mpc(request).public_params))
 
 
 async def start_keygen(request: Request) -> Response:
