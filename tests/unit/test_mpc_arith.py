@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sigil.mpc import arith, encoding
 from sigil.mpc.arith import FIELD_P, G, Point, Q
@@ -292,3 +294,58 @@ def test_encoding_readers() -> None:
         with pytest.raises(InvalidMessage, match=field.replace("[", r"\[")):
             fn()
     assert encoding.read_int_list({"l": ["1", "-2"]}, "l", length=2, max_bits=8, signed=True) == [1, -2]
+
+
+# --- property tests: the backends agree on arbitrary inputs ----------------------------------------
+
+scalars = st.integers(min_value=1, max_value=Q - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scalars, scalars)
+def test_property_points_agree(a: int, b: int) -> None:
+    pa, na = PY.base_mul(a), NATIVE.base_mul(a)
+    assert pa == na
+    assert PY.point_mul(pa, b) == NATIVE.point_mul(na, b)
+    if (a + b) % Q:
+        assert PY.point_add(pa, PY.base_mul(b)) == NATIVE.point_add(na, NATIVE.base_mul(b))
+    else:
+        with pytest.raises(InvalidMessage):
+            PY.point_add(pa, PY.base_mul(b))
+        with pytest.raises(InvalidMessage):
+            NATIVE.point_add(na, NATIVE.base_mul(b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=-(2**300), max_value=2**300),
+    st.integers(min_value=-5, max_value=2**200),
+    st.integers(min_value=2, max_value=2**260),
+)
+def test_property_integers_agree(b: int, e: int, m: int) -> None:
+    def outcome(backend: arith.Backend, fn: str, *args: int) -> object:
+        try:
+            return getattr(backend, fn)(*args)
+        except InvalidMessage:
+            return "invalid"
+
+    assert outcome(PY, "powmod", b, e, m) == outcome(NATIVE, "powmod", b, e, m)
+    assert outcome(PY, "invert", b, m) == outcome(NATIVE, "invert", b, m)
+    assert PY.gcd(b, m) == NATIVE.gcd(b, m)
+    assert PY.isqrt(abs(b)) == NATIVE.isqrt(abs(b))
+    odd = m | 1
+    assert PY.jacobi(b, odd) == NATIVE.jacobi(b, odd)
+    assert PY.is_probable_prime(m) == NATIVE.is_probable_prime(m)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=FIELD_P + 5), st.booleans())
+def test_property_decoding_agrees(x: int, odd: bool) -> None:
+    raw = bytes((3 if odd else 2,)) + x.to_bytes(33, "big")[-32:]
+    results = []
+    for b in BACKENDS:
+        try:
+            results.append(b.point_from_bytes(raw))
+        except InvalidMessage:
+            results.append(None)
+    assert results[0] == results[1]
