@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,16 +35,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _server_params(config: pytest.Config) -> tuple[ServerParams, RingPedersenSecret]:
-    """The server's parameters (two 1024-bit safe primes), made once and kept in pytest's cache."""
-    path = config.cache.mkdir("sigil-mpc-unit") / "server-params-2048.json" if config.cache else None
-    if path is not None and path.exists():
+    """The server's parameters (two 1024-bit safe primes), made once, kept in pytest's cache (else /tmp)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        directory = cache.mkdir("sigil-mpc-unit")
+    else:  # -p no:cacheprovider
+        directory = Path(tempfile.gettempdir()) / f"sigil-mpc-unit-{os.getuid()}"
+        directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / "server-params-2048.json"
+    if path.exists():
         data = json.loads(path.read_text())
         return ServerParams.from_json(data["params"]), RingPedersenSecret.from_json(data["secret"])
     params, secret = make_server_params(2048)
-    if path is not None:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"params": params.to_json(), "secret": secret.to_json()}))
-        tmp.replace(path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"params": params.to_json(), "secret": secret.to_json()}))
+    tmp.replace(path)
     return params, secret
 
 
@@ -311,6 +317,7 @@ def test_client_refuses_bad_inputs(sp: ServerParams) -> None:
 
 def test_request_from_json_refuses_malformed(honest: tuple[int, ClientPairing, PairingRequest]) -> None:
     good = honest[2].to_json()
+    bad: object
     for bad in (
         {k: v for k, v in good.items() if k != "pi_fac"},
         {**good, "paillier_n": "0x1"},
@@ -361,6 +368,7 @@ print(json.dumps(request.to_json()))
 """
 
 
+@pytest.mark.slow  # ~10 s idle, more under load; tests/pyodide runs the client side under Pyodide too
 def test_pure_python_backend_agrees(
     sp: ServerParams, honest: tuple[int, ClientPairing, PairingRequest], tmp_path: Path
 ) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -20,16 +22,21 @@ from sigil.mpc.transcript import Transcript
 
 
 def _server_params(config: pytest.Config) -> tuple[ServerParams, RingPedersenSecret]:
-    """The server's parameters (two 1024-bit safe primes), made once and kept in pytest's cache."""
-    path = config.cache.mkdir("sigil-mpc-unit") / "server-params-2048.json" if config.cache else None
-    if path is not None and path.exists():
+    """The server's parameters (two 1024-bit safe primes), made once, kept in pytest's cache (else /tmp)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        directory = cache.mkdir("sigil-mpc-unit")
+    else:  # -p no:cacheprovider
+        directory = Path(tempfile.gettempdir()) / f"sigil-mpc-unit-{os.getuid()}"
+        directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / "server-params-2048.json"
+    if path.exists():
         data = json.loads(path.read_text())
         return ServerParams.from_json(data["params"]), RingPedersenSecret.from_json(data["secret"])
     params, secret = make_server_params(2048)
-    if path is not None:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"params": params.to_json(), "secret": secret.to_json()}))
-        tmp.replace(path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"params": params.to_json(), "secret": secret.to_json()}))
+    tmp.replace(path)
     return params, secret
 
 
