@@ -141,7 +141,7 @@ def test_address_and_list(machine: Machine, wallet: dict[str, Any], monkeypatch:
 # --- signing -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["hello from sigil", "ünïcødé ✓ " + uuid.uuid4().hex])
+@pytest.mark.parametrize("text", ["hello from sigil", "ünïcødé ✓ and a longer line\nwith a newline"])
 def test_sign_message_recovers_to_the_address(
     machine: Machine, wallet: dict[str, Any], monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:

@@ -195,11 +195,11 @@ class MpcSignature:
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _point_hex(point: Any) -> str:
+def _point_hex(point: arith.Point) -> str:
     return bytes(point.to_bytes(compressed=True)).hex()
 
 
-def _public_fields(public: Any) -> tuple[str, dict[str, str]]:
+def _public_fields(public: shares.WalletPublic) -> tuple[str, dict[str, str]]:
     """(public key hex, {"1": X1, "2": X2, "3": X3}) of a ``WalletPublic``."""
     return _point_hex(public.public_key), {str(i): _point_hex(p) for i, p in public.public_shares.items()}
 
@@ -213,16 +213,18 @@ def _check_server_view(answer: Mapping[str, Any], public_key: str, address: str)
         raise ServerMismatch("the server reports another address than the one computed here")
 
 
-def _check_share(index: int, share: int, public: Any) -> None:
+def _check_share(index: int, share: int, public: shares.WalletPublic) -> None:
     if arith.base_mul(share) != public.public_shares[index]:
         raise ServerMismatch(f"share {index} does not match its public commitment")
 
 
-def _server_params(client: MpcClient) -> Any:
+def _server_params(client: MpcClient) -> ringpedersen.ServerParams:
     return ringpedersen.ServerParams.from_json(client.params()["server_params"])
 
 
-def _pair_share(client: MpcClient, public: Any, wallet_id: str, index: int, share: int) -> tuple[str, Any]:
+def _pair_share(
+    client: MpcClient, public: shares.WalletPublic, wallet_id: str, index: int, share: int
+) -> tuple[str, pairing.ClientPairing]:
     """One pairing of share ``index`` with the server: (pairing_id, ClientPairing)."""
     params = _server_params(client)
     answer = client.start_pairing(wallet_id, index)
@@ -233,7 +235,7 @@ def _pair_share(client: MpcClient, public: Any, wallet_id: str, index: int, shar
         client_index=index,
         public_key=public.public_key,
     )
-    w = shares.additive_share(index, share, tuple(sorted((index, shares.SERVER))))
+    w = shares.additive_share(index, share, (min(index, shares.SERVER), max(index, shares.SERVER)))
     client_pairing, request = pairing.client_pair(context, w, params, paillier_bits=PAILLIER_BITS)
     client.finish_pairing(context.pairing_id, request.to_json())
     return context.pairing_id, client_pairing
@@ -244,10 +246,10 @@ def _two_rounds(
     *,
     wallet_id: str,
     pairing_id: str,
-    client_pairing: Any,
-    public: Any,
+    client_pairing: pairing.ClientPairing,
+    public: shares.WalletPublic,
     message_hash: bytes,
-) -> Any:
+) -> sign.RecoverableSignature:
     """Lindell 2017 Protocol 3.2 as two HTTP round trips; raises ``SignatureFailed`` (caller locks)."""
     started = client.start_signing(pairing_id, message_hash)
     session_hex = str(started["session_id"])
@@ -340,7 +342,7 @@ def create_wallet(
     )
 
 
-def _dkg(client: MpcClient, label: str | None) -> tuple[Any, int, int, dict[str, Any]]:
+def _dkg(client: MpcClient, label: str | None) -> tuple[shares.WalletPublic, int, int, dict[str, Any]]:
     started = client.start_keygen()
     session_id = bytes.fromhex(started["session_id"])
     state, message = keygen.client_dkg_round(
@@ -351,7 +353,9 @@ def _dkg(client: MpcClient, label: str | None) -> tuple[Any, int, int, dict[str,
     return public, x1, x3, answer
 
 
-def _dealer_keygen(client: MpcClient, label: str | None) -> tuple[Any, int, int, dict[str, Any]]:
+def _dealer_keygen(
+    client: MpcClient, label: str | None
+) -> tuple[shares.WalletPublic, int, int, dict[str, Any]]:
     from sigil.mpc import transport  # dealer mode only (ECIES needs `cryptography`)
 
     transport_pem = str(client.params()["transport_key_pem"]).encode("ascii")
@@ -362,7 +366,9 @@ def _dealer_keygen(client: MpcClient, label: str | None) -> tuple[Any, int, int,
     return public, dealt[shares.CLIENT], dealt[shares.BACKUP], answer
 
 
-def _open_local(wallet_id: str, passphrase: str, home: Path | None) -> tuple[LocalWallet, WalletSecrets, Any]:
+def _open_local(
+    wallet_id: str, passphrase: str, home: Path | None
+) -> tuple[LocalWallet, WalletSecrets, shares.WalletPublic]:
     local = load_wallet(wallet_id, home)
     secrets_ = local.unlock(passphrase)
     public = shares.WalletPublic.from_json(local.wallet_public)
@@ -426,7 +432,7 @@ def sign_hash(
     return MpcSignature(signature.r, signature.s, signature.recovery_id, pairing_id)
 
 
-def open_backup(backup: BackupFile, passphrase: str) -> tuple[int, Any]:
+def open_backup(backup: BackupFile, passphrase: str) -> tuple[int, shares.WalletPublic]:
     """The backup share, checked against the wallet's public share 3: (x3, WalletPublic)."""
     x3 = backup.unlock(passphrase)
     public = shares.WalletPublic.from_json(backup.wallet_public)
