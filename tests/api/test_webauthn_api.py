@@ -594,3 +594,25 @@ def test_rate_limited_per_client_address() -> None:
     finally:
         wa.close()
         proc.stop()
+
+
+def test_rate_limited_per_user() -> None:
+    """The options steps also count per named user (SIGIL_AUTH_RATE_USER), whatever the address."""
+    proc = ServerProcess(env={**ENV, "SIGIL_AUTH_RATE_USER": "2"}).start()
+    wa = Harness(proc)
+    try:
+        user, other = _user(), _user()
+        for _ in range(2):
+            r = wa.http.post("/v1/webauthn/login/options", json={"user": user})
+            assert r.status_code == 404, r.text  # counted before the lookup
+        wa.expect_rejection(
+            429,
+            "rate_limited",
+            "webauthn.login",
+            lambda: wa.http.post("/v1/webauthn/login/options", json={"user": user}),
+        )
+        assert wa.http.post("/v1/webauthn/login/options", json={"user": other}).status_code == 404
+        assert wa.http.post("/v1/webauthn/login/options", json={}).status_code == 200
+    finally:
+        wa.close()
+        proc.stop()

@@ -464,3 +464,14 @@ def test_rate_counters_fixed_window() -> None:
     node.hit([("t:key", 3, 3600)], 3600.0)  # a new window starts again at 1
     with pytest.raises(TooManyRequests):  # every counter of a step counts, and any one refuses
         node.hit([("t:a", 5, 60), ("t:b", 0, 60)], 1000.0)
+
+
+def test_webauthn_user_verification_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SIGIL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIGIL_WEBAUTHN_USER_VERIFICATION", "required")
+    assert Settings.from_env().webauthn_user_verification == "required"
+    monkeypatch.delenv("SIGIL_WEBAUTHN_USER_VERIFICATION")
+    assert Settings.from_env().webauthn_user_verification == "preferred"
+    monkeypatch.setenv("SIGIL_WEBAUTHN_USER_VERIFICATION", "requried")
+    with pytest.raises(SystemExit, match="must be one of"):
+        Settings.from_env()

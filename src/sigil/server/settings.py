@@ -30,6 +30,7 @@ class Settings:
     rp_id: str = "localhost"
     rp_name: str = "Sigil"
     webauthn_origins: tuple[str, ...] = ()
+    webauthn_user_verification: str = "preferred"  # required | preferred | discouraged
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,4 +54,19 @@ class Settings:
             webauthn_origins=tuple(
                 o.strip() for o in os.environ.get("SIGIL_WEBAUTHN_ORIGINS", "").split(",") if o.strip()
             ),
+            webauthn_user_verification=_user_verification(),
         )
+
+
+USER_VERIFICATION_POLICIES = ("required", "preferred", "discouraged")
+
+
+def _user_verification() -> str:
+    """``SIGIL_WEBAUTHN_USER_VERIFICATION``, checked where the settings are read: ``sigil serve``
+    refuses to start on a typo."""
+    policy = os.environ.get("SIGIL_WEBAUTHN_USER_VERIFICATION") or "preferred"
+    if policy not in USER_VERIFICATION_POLICIES:
+        raise SystemExit(
+            f"SIGIL_WEBAUTHN_USER_VERIFICATION must be one of {', '.join(USER_VERIFICATION_POLICIES)}"
+        )
+    return policy

@@ -354,12 +354,9 @@ async function registerPasskey(user, name) {
   const { challenge_id, options } = await api("POST", "/v1/webauthn/register/options", body, token);
   const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
   if (!credential) throw new UiError("The authenticator made no credential.");
-  const device = await api(
-    "POST",
-    "/v1/webauthn/register/verify",
-    { challenge_id, credential: credentialJSON(credential) },
-    token,
-  );
+  const verifyBody = { challenge_id, credential: credentialJSON(credential) };
+  if (name) verifyBody.name = name; // the server keeps the name given with the credential
+  const device = await api("POST", "/v1/webauthn/register/verify", verifyBody, token);
   return `Registered a passkey for ${device.user} as device ${device.device_id}. You can sign in now.`;
 }
 

@@ -9,7 +9,6 @@ to a cloned authenticator, is a problem+json 4xx with its code, recorded in the 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from starlette.responses import Response
 from sigil.auth import passkeys
 from sigil.auth.passkeys import Attempt
 from sigil.auth.sessions import issue_session, verify_session
-from sigil.auth.webauthn import USER_VERIFICATION_POLICIES, RelyingParty
+from sigil.auth.webauthn import RelyingParty
 from sigil.errors import SigilError
 from sigil.server.http import AUTH_NONE, Endpoint, SigilApp, bearer, json, parse_body, service
 from sigil.server.routes.auth import rate_limit
@@ -74,26 +73,13 @@ class SessionResponse(Open):
     device_id: str
 
 
-def _user_verification_policy() -> str:
-    """``SIGIL_WEBAUTHN_USER_VERIFICATION``, checked when the server starts (a typo stops it)."""
-    policy = os.environ.get("SIGIL_WEBAUTHN_USER_VERIFICATION") or "preferred"
-    if policy not in USER_VERIFICATION_POLICIES:
-        raise SystemExit(
-            f"SIGIL_WEBAUTHN_USER_VERIFICATION must be one of {', '.join(USER_VERIFICATION_POLICIES)}"
-        )
-    return policy
-
-
-USER_VERIFICATION = _user_verification_policy()
-
-
 def _rp(request: Request) -> RelyingParty:
     settings = request.scope["app"].settings
     return RelyingParty(
         rp_id=settings.rp_id,
         rp_name=settings.rp_name,
         origins=tuple(settings.webauthn_origins),
-        user_verification=USER_VERIFICATION,
+        user_verification=settings.webauthn_user_verification,
         timeout_ms=settings.challenge_ttl * 1000,
     )
 
@@ -124,6 +110,13 @@ async def _limit(request: Request, what: str) -> None:
     rate_limit(request, f"webauthn:{what}:addr:{address}", app.settings.auth_rate_addr)
 
 
+def _limit_user(request: Request, what: str, user: str | None) -> None:
+    """Per user, on the steps that name one (the options steps: every ceremony starts there)."""
+    if user is not None:
+        app: SigilApp = request.scope["app"]
+        rate_limit(request, f"webauthn:{what}:user:{user}", app.settings.auth_rate_user)
+
+
 async def _session_user(request: Request) -> str | None:
     token = bearer(request)
     if token is None:
@@ -137,6 +130,7 @@ async def _session_user(request: Request) -> str | None:
 async def register_options(request: Request, attempt: Attempt) -> Response:
     await _limit(request, "register")
     body = await parse_body(request, RegisterOptionsRequest)
+    _limit_user(request, "register", body.user)
     settings = request.scope["app"].settings
     started = await run_in_threadpool(
         functools.partial(
@@ -177,6 +171,7 @@ async def register_verify(request: Request, attempt: Attempt) -> Response:
 async def login_options(request: Request, attempt: Attempt) -> Response:
     await _limit(request, "login")
     body = await parse_body(request, LoginOptionsRequest)
+    _limit_user(request, "login", body.user)
     started = await run_in_threadpool(
         functools.partial(
             passkeys.start_login,
