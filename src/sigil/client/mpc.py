@@ -39,7 +39,7 @@ from sigil.client.wallet_store import (
 )
 from sigil.errors import SigilError
 from sigil.mpc import arith, keygen, pairing, ringpedersen, shares, sign
-from sigil.mpc.errors import SignatureFailed
+from sigil.mpc.errors import MpcError, SignatureFailed
 from sigil.mpc.ethereum import address_from_private_key, address_from_public_key, recover_address
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "MpcClient",
     "MpcSignature",
     "NoPairing",
+    "PairingIncomplete",
     "PairingLocked",
     "ServerMismatch",
     "create_wallet",
@@ -82,6 +83,17 @@ class PairingLocked(ClientError):
 class NoPairing(ClientError):
     def __init__(self, wallet_id: str) -> None:
         super().__init__(f"wallet {wallet_id} has no pairing here: run `sigil mpc pair --wallet {wallet_id}`")
+
+
+class PairingIncomplete(ClientError):
+    """The wallet exists and both client shares are saved, but its first pairing failed."""
+
+    def __init__(self, wallet_id: str, address: str, backup: str, reason: str) -> None:
+        self.wallet_id = wallet_id
+        super().__init__(
+            f"wallet {wallet_id} ({address}) was created and its shares saved (backup: {backup}), "
+            f"but pairing failed: {reason}. Run `sigil mpc pair --wallet {wallet_id}`"
+        )
 
 
 class ServerMismatch(ClientError):
@@ -330,7 +342,10 @@ def create_wallet(
         server_url=client.url,
     )
     path = save_wallet(local, home)
-    pairing_id = pair(client, wallet_id, passphrase, home=home)
+    try:
+        pairing_id = pair(client, wallet_id, passphrase, home=home)
+    except (ClientError, MpcError) as exc:
+        raise PairingIncomplete(wallet_id, address, str(backup), str(exc)) from None
     return CreatedWallet(
         wallet_id=wallet_id,
         address=address,
