@@ -13,7 +13,7 @@ from eth_keys import keys as eth_keys
 
 from sigil.mpc import arith, keygen, sign
 from sigil.mpc.arith import Point, Q
-from sigil.mpc.errors import InvalidMessage, InvalidProof, SignatureFailed
+from sigil.mpc.errors import InvalidMessage, InvalidProof, InvalidShare, SignatureFailed
 from sigil.mpc.paillier import PaillierSecretKey, generate_paillier
 from sigil.mpc.proofs.schnorr import SchnorrProof
 from sigil.mpc.shares import BACKUP, CLIENT, SERVER, WalletPublic, additive_share, deal
@@ -164,11 +164,16 @@ def test_malicious_c3_fails_and_must_lock(paillier: PaillierSecretKey) -> None:
             continue
         with pytest.raises(SignatureFailed):
             sign.client_sign_finish(client_state, evil, wallet.client, wallet.public.public_key)
-    # A server using a wrong w2 is caught the same way.
+    # An honest server with a wrong w2 refuses to answer (a failure would lock the user's pairing) ...
     ctx = wallet.ctx(secrets.token_bytes(32))
     server_state, commitment = sign.server_sign_commit(ctx)
     client_state, nonce = sign.client_sign_nonce(ctx, commitment)
-    reveal = sign.server_sign_respond(server_state, nonce, wallet.server, (wallet.w2 + 1) % Q)
+    with pytest.raises(InvalidShare):
+        sign.server_sign_respond(server_state, nonce, wallet.server, (wallet.w2 + 1) % Q)
+    # ... and a cheating one that computes c3 with another w2 anyway is caught by the client.
+    wrong_w2 = (wallet.w2 + 1) % Q
+    cheat = replace(wallet.server, w1_point=wallet.public.public_key - arith.base_mul(wrong_w2))
+    reveal = sign.server_sign_respond(server_state, nonce, cheat, wrong_w2)
     with pytest.raises(SignatureFailed):
         sign.client_sign_finish(client_state, reveal, wallet.client, wallet.public.public_key)
 
@@ -254,6 +259,8 @@ def test_session_bound_to_its_pairing(paillier: PaillierSecretKey) -> None:
     reveal = sign.server_sign_respond(server_state, nonce, a.server, a.w2)
     with pytest.raises(InvalidMessage):
         sign.client_sign_finish(client_state, reveal, b.client, a.public.public_key)
+    with pytest.raises(InvalidMessage):
+        sign.client_sign_finish(client_state, reveal, a.client, b.public.public_key)
 
 
 def test_bad_points_and_scalars_in_messages(paillier: PaillierSecretKey) -> None:

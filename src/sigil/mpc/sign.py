@@ -42,7 +42,7 @@ from sigil.mpc.encoding import (
     read_str,
     require_obj,
 )
-from sigil.mpc.errors import InvalidMessage, SignatureFailed
+from sigil.mpc.errors import InvalidMessage, InvalidShare, SignatureFailed
 from sigil.mpc.paillier import MAX_MODULUS_BITS, PaillierPublicKey
 from sigil.mpc.proofs.schnorr import SchnorrProof, prove_dlog, verify_dlog
 from sigil.mpc.transcript import Transcript
@@ -327,6 +327,10 @@ def server_sign_respond(
     ctx = state.ctx
     _check_pairing(ctx, pairing)
     arith.check_scalar(w2, "w2")
+    # W1 + w2·G must be the wallet key: a wrong w2 (a bug, a damaged row) would make the client's check fail
+    # and lock the user's pairing for nothing, so refuse here first. Costs one base multiplication.
+    if pairing.w1_point + arith.base_mul(w2) != pairing.context.public_key:
+        raise InvalidShare("the server's share does not match this pairing's public key")
     verify_dlog(nonce.r1, nonce.proof, _client_transcript(ctx, state.commitment))
     r = arith.point_mul(nonce.r1, state.k2).x % Q
     if r == 0:
@@ -352,6 +356,8 @@ def client_sign_finish(
     """
     ctx = state.ctx
     _check_pairing(ctx, pairing)
+    if pairing.context.public_key != public_key:
+        raise InvalidMessage("the pairing belongs to another public key")
     check_opening(
         state.commitment,
         reveal.opening,
