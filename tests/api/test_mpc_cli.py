@@ -111,6 +111,14 @@ def test_create_prints_address_and_backup(machine: Machine, wallet: dict[str, An
     assert load_backup(backup).address == address
 
 
+def test_create_never_overwrites_a_backup(
+    machine: Machine, wallet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = (machine.cwd / wallet["backup"]).read_bytes()
+    fails(machine.run("create", "--backup", wallet["backup"], monkeypatch=monkeypatch), "already exists")
+    assert (machine.cwd / wallet["backup"]).read_bytes() == before
+
+
 def test_files_are_0600_and_hold_no_share_in_clear(
     machine: Machine, wallet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

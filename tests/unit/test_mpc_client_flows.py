@@ -39,6 +39,7 @@ class FakeServer:
     sessions: dict[str, tuple[sign.ServerSignState, str]] = field(default_factory=dict)
     tamper_c3: bool = False
     lie_about_key: bool = False
+    refuse_pairing: bool = False
     calls: int = 0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -124,6 +125,8 @@ class FakeServer:
         return 201, {"pairing_id": pairing_id, "nonce": nonce.hex()}
 
     def pair_finish(self, body: Any, pairing_id: str) -> tuple[int, Any]:
+        if self.refuse_pairing:
+            return 422, {"status": 422, "code": "mpc_invalid_proof", "title": "Invalid proof"}
         p = self.pairings[pairing_id]
         public = self.wallets[p["wallet_id"]]["public"]
         context = pairing.PairingContext(
@@ -266,3 +269,20 @@ def test_a_server_that_lies_about_the_key_is_caught(
     with pytest.raises(flows.ServerMismatch):
         flows.create_wallet(client, PASS, backup_path=tmp_path / "b.json", home=tmp_path)
     assert not (tmp_path / "b.json").exists()
+
+
+def test_a_failed_first_pairing_keeps_the_wallet_and_says_what_to_do(
+    client: flows.MpcClient, fake: FakeServer, tmp_path: Path
+) -> None:
+    fake.refuse_pairing = True
+    with pytest.raises(flows.PairingIncomplete, match="sigil mpc pair --wallet") as info:
+        flows.create_wallet(client, PASS, backup_path=tmp_path / "b.json", home=tmp_path)
+    wallet_id = info.value.wallet_id
+    assert (tmp_path / "b.json").exists()
+    assert load_wallet(wallet_id, tmp_path).unlock(PASS).active_pairing(1) is None
+    with pytest.raises(flows.NoPairing):
+        flows.sign_hash(client, wallet_id, personal_message_hash("x"), PASS, home=tmp_path)
+    fake.refuse_pairing = False
+    flows.pair(client, wallet_id, PASS, home=tmp_path)
+    sig = flows.sign_hash(client, wallet_id, personal_message_hash("x"), PASS, home=tmp_path)
+    assert _signed_by(load_wallet(wallet_id, tmp_path).address, "x", sig)
