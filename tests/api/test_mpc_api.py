@@ -212,3 +212,25 @@ def test_audit_records_each_state_change(
     } <= actions
     mine = [e for e in entries if e["key_id"] == paired.pairing_id and e["action"] == "mpc.sign"]
     assert mine and mine[-1]["message_sha256"] == digest("audited").hex()
+
+
+def test_shares_never_stored_in_clear(owner: httpx.Client, paired: Paired, mpc_server: ServerProcess) -> None:
+    """x2 (and w2 = λ·x2) sit in the database only sealed; the client's shares never reach it."""
+    from sigil.mpc.arith import Q
+    from support.postgres import dump_schema
+
+    sign_message(owner, paired, digest("stored"))
+    wallet = paired.wallet
+    x2 = (wallet.x1 + wallet.x3) * pow(2, -1, Q) % Q  # f(2) on the line through (1, x1), (3, x3)
+    assert shares.reconstruct({1: wallet.x1, 2: x2}) == shares.reconstruct({1: wallet.x1, 3: wallet.x3})
+    w2 = shares.additive_share(2, x2, (1, 2))
+    secrets_ = [x2, w2, wallet.x1, wallet.x3]
+    if mpc_server.db_url:
+        dumped = dump_schema(mpc_server.db_url)
+    else:
+        files = [mpc_server.data_dir / name for name in ("sigil.db", "sigil.db-wal")]
+        dumped = b"".join(f.read_bytes() for f in files if f.exists())
+    for value in secrets_:
+        raw = value.to_bytes(32, "big")
+        for form in (raw, raw.hex().encode(), format(value, "x").encode(), str(value).encode()):
+            assert form not in dumped
