@@ -152,6 +152,20 @@ def test_out_of_range_plaintext_fails(st: Statement, rp: RingPedersenParams) -> 
         verify_log_star(st.n, c_big, st.point, rp, proof, _context())
 
 
+def test_slack_admits_plaintexts_beyond_q(st: Statement, rp: RingPedersenParams) -> None:
+    """Π_log* proves |x| ≲ 2^(ℓ+ε), not x < q: x̃ = w1 + 2^200·q (≈ 2^456, same point) passes.
+
+    That is the paper's slack, and it is why c3's mask ρ·q must cover u·x̃ for |x̃| up to 2^(ℓ+ε)
+    (docs/mpc-proofs.md, "What the signing side must do with the bound"). Failure probability of this
+    test: |e·x̃| / 2^(ℓ+ε+1) ≈ 2^-57.
+    """
+    x_big = st.x + (1 << 200) * arith.Q
+    c_big = st.sk.public.encrypt(x_big, st.rho)
+    proof = _prove_unchecked(x_big, st.rho, st.n, c_big, st.point, rp)
+    verify_log_star(st.n, c_big, st.point, rp, proof, _context())
+    assert st.sk.decrypt(c_big) == x_big
+
+
 def test_other_ring_pedersen_params_fail(st: Statement, rp: RingPedersenParams, proof: LogStarProof) -> None:
     other = RingPedersenParams(n=rp.n, s=rp.t, t=rp.s)
     with pytest.raises(InvalidProof):
