@@ -105,7 +105,7 @@ def prove_mod(p: int, q: int, transcript: Transcript) -> ModProof:
         w_p, w_q = arith.jacobi(w, p), arith.jacobi(w, q)
         if w_p * w_q == -1:
             break
-    n_inv = arith.invert(n, phi)  # exists: gcd(N, φ(N)) = 1 for distinct primes of equal size
+    n_inv = arith.invert(n, phi)  # gcd(N, φ(N)) = 1 for distinct primes of equal size (else InvalidMessage)
     e_p, e_q = _fourth_root_exponent(p), _fourth_root_exponent(q)
     n_inv_p, n_inv_q = n_inv % (p - 1), n_inv % (q - 1)
     xs: list[int] = []
@@ -142,12 +142,12 @@ def verify_mod(n: int, proof: ModProof, transcript: Transcript) -> None:
     for y, x, a, b, z in zip(ys, proof.x, proof.a, proof.b, proof.z, strict=True):
         check_unit(x, n, PROOF_NAME)
         check_unit(z, n, PROOF_NAME)
-        if arith.powmod(z, n, n) != y:
-            raise InvalidProof(PROOF_NAME)
         expected = y
         if a:
             expected = n - expected
         if b:
             expected = expected * proof.w % n
-        if arith.powmod(x, 4, n) != expected:
+        if arith.powmod(x, 4, n) != expected:  # the cheap check first
+            raise InvalidProof(PROOF_NAME)
+        if arith.powmod(z, n, n) != y:
             raise InvalidProof(PROOF_NAME)
