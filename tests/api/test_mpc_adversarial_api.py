@@ -162,13 +162,19 @@ def post_nonce(api: httpx.Client, sid: str, nonce: Any) -> httpx.Response:
     return api.post(f"/v1/mpc/sessions/{sid}", json={"nonce": nonce})
 
 
-def test_forged_schnorr_proof_on_r1(api: httpx.Client, paired: Paired, snap: Snapshot) -> None:
+def test_forged_schnorr_proof_on_r1(
+    api: httpx.Client, paired: Paired, snap: Snapshot, server: ServerProcess
+) -> None:
     sid, _state, nonce = sign_round1(api, paired, digest("forged"))
     honest = nonce.to_json()
     [proof] = schnorr_paths(honest)
     forged = with_value(honest, (*proof, "z"), bump_hex(honest_at(honest, proof)["z"]))
     with snap.unchanged():
         problem(post_nonce(api, sid, forged), 422, "mpc_invalid_proof")
+    # The attempt is in the audit log (outcome = the code), for whoever watches for forgeries.
+    with server.client(server.admin_token) as admin:
+        entries = admin.get("/v1/audit", params={"limit": 1000}).json()["entries"]
+    assert any(e["key_id"] == sid and e["outcome"] == "mpc_invalid_proof" for e in entries)
     # The rejected message changed nothing: the session is still open for the honest one.
     assert post_nonce(api, sid, honest).status_code == 200
 

@@ -52,7 +52,6 @@ from sigil.wallets.records import ACTIVE, LOCKED, PENDING
 from sigil.wallets.rnpool import RnPool
 from sigil.wallets.signing import Signing
 
-_PAIRING_CACHE_LIMIT = 10_000
 _REJECTED = (MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare)
 
 
@@ -304,7 +303,7 @@ class MpcService:
             pairing, _wallet = self._owned_pairing(session, principal, pairing_id)
             if pairing.state != LOCKED:
                 pairing.state, pairing.locked_at, pairing.lock_reason = LOCKED, now_us(), reason
-                self._audit(session, principal, "mpc.pairing_lock", pairing_id, outcome="locked")
+                self._audit(session, principal, "mpc.pairing_lock", pairing_id)
         self.signing.forget(pairing_id)
         return {"pairing_id": pairing_id, "state": LOCKED}
 
