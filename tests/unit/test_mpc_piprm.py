@@ -156,3 +156,11 @@ def test_from_json_refuses_malformed(server: tuple[ServerParams, RingPedersenSec
     for bad in ({**good, "A": good["A"][:79]}, {**good, "z": [*good["z"][:79], "-1"]}, {"A": good["A"]}, []):
         with pytest.raises(InvalidMessage):
             PrmProof.from_json(bad)
+
+
+def test_fixed_base_powers_match_pow(server: tuple[ServerParams, RingPedersenSecret]) -> None:
+    """The pure-Python backend's fixed-base table gives exactly pow(t, z, N̂)."""
+    rp = server[0].ring_pedersen
+    exponents = (0, 1, 2, 15, 16, 17, rp.n - 1, *(arith.random_below(rp.n) for _ in range(5)))
+    assert piprm._fixed_base_powers(rp.t, exponents, rp.n) == [pow(rp.t, e, rp.n) for e in exponents]
+    assert piprm._fixed_base_powers(rp.t, (), rp.n) == []
