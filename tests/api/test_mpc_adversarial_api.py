@@ -399,6 +399,8 @@ def test_expired_sessions(short_ttl: ServerProcess) -> None:
             with snap.unchanged():
                 r = api.post(f"/v1/mpc/pairings/{context.pairing_id}", json={"request": request.to_json()})
                 problem(r, 409, "mpc_session_expired")
+            shown = api.get(f"/v1/mpc/wallets/{wallet.wallet_id}").json()["pairings"]
+            assert shown == [{"pairing_id": context.pairing_id, "client_index": 1, "state": "expired"}]
     finally:
         snap.close()
 

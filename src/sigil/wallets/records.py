@@ -16,6 +16,7 @@ from sigil.mpc.ethereum import address_from_public_key
 from sigil.store.models import MpcPairing, MpcWallet
 
 PENDING, ACTIVE, LOCKED = "pending", "active", "locked"
+EXPIRED = "expired"  # shown only: a pending pairing past its nonce's expiry
 MODE_DKG, MODE_DEALER = "dkg", "dealer"
 CLIENT_INDEXES = (1, 3)
 SERVER_INDEX = 2
@@ -104,5 +105,9 @@ def wallet_fields(wallet: MpcWallet) -> dict[str, Any]:
     }
 
 
-def pairing_fields(pairing: MpcPairing) -> dict[str, Any]:
-    return {"pairing_id": pairing.id, "client_index": pairing.client_index, "state": pairing.state}
+def pairing_fields(pairing: MpcPairing, now: int) -> dict[str, Any]:
+    """A pending pairing whose nonce has expired can never complete: shown as ``expired``."""
+    state = pairing.state
+    if state == PENDING and pairing.nonce_expires_at <= now:
+        state = EXPIRED
+    return {"pairing_id": pairing.id, "client_index": pairing.client_index, "state": state}

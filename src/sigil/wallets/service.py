@@ -212,8 +212,9 @@ class MpcService:
                 .where(MpcPairing.wallet_id.in_(wallet_ids))
                 .order_by(MpcPairing.created_at, MpcPairing.id)
             ).scalars()
+            now = now_us()
             for p in rows:
-                out.setdefault(p.wallet_id, []).append(records.pairing_fields(p))
+                out.setdefault(p.wallet_id, []).append(records.pairing_fields(p, now))
         return out
 
     # --- pairing ---------------------------------------------------------------------------------
