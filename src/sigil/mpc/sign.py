@@ -300,7 +300,8 @@ def _check_pairing(ctx: SignContext, pairing: ClientPairing | ServerPairing) -> 
 
 
 def server_sign_commit(ctx: SignContext) -> tuple[ServerSignState, SignCommitment]:
-    """Message 1 (server): k2, R2 = k2·G, a proof of k2, and a commitment to both (Lindell step 2)."""
+    """Message 1 (server): k2, R2 = k2·G, a proof of k2, and a commitment to both (Lindell step 2, with
+    the commitment that the paper puts on P1's side in step 1)."""
     k2 = arith.random_scalar()
     r2 = arith.base_mul(k2)
     proof = prove_dlog(k2, r2, ctx.transcript("server"))
@@ -309,7 +310,8 @@ def server_sign_commit(ctx: SignContext) -> tuple[ServerSignState, SignCommitmen
 
 
 def client_sign_nonce(ctx: SignContext, commitment: SignCommitment) -> tuple[ClientSignState, ClientNonce]:
-    """Message 2 (client): k1, R1 = k1·G, a proof of k1 bound to the server's commitment (Lindell step 1)."""
+    """Message 2 (client): k1, R1 = k1·G, a proof of k1 bound to the server's commitment (Lindell steps
+    1 and 3, in the clear: the server is already bound to R2)."""
     k1 = arith.random_scalar()
     r1 = arith.base_mul(k1)
     proof = prove_dlog(k1, r1, _client_transcript(ctx, commitment.commitment))
@@ -370,10 +372,9 @@ def client_sign_finish(
     paillier.public.check_ciphertext(reveal.c3)
     big_r = arith.point_mul(reveal.r2, state.k1)
     r = big_r.x % Q
-    # From here on, every failure is the same SignatureFailed: which step failed must not be observable.
+    # From here on, every failure is the one SignatureFailed below (r = 0 and s = 0 included, which
+    # verify_signature refuses): which step failed must not be observable, not even in the lock reason.
     s = arith.invert(state.k1, Q) * paillier.decrypt(reveal.c3) % Q
-    if r == 0 or s == 0:
-        raise SignatureFailed("the two-party signature is invalid; lock this pairing")
     recovery_id = (big_r.y & 1) | (2 if big_r.x >= Q else 0)
     if s > _HALF_Q:  # low-S (BIP-62 / BIP-146): negating s flips R's y parity
         s = Q - s
