@@ -295,10 +295,8 @@ def _miller_rabin(n: int, d: int, s: int, a: int) -> bool:
 def is_probable_prime(n: int, rounds: int = 40) -> bool:
     """Trial division, then Miller–Rabin (FIPS 186-5 §B.3.1): exact below 3.3·10^24, else base 2 and
     ``rounds`` bases from ``secrets``: error at most 4^-rounds, even for a composite an adversary chose."""
-    if n < 2:
-        return False
-    if n == 2:
-        return True
+    if n < 2 or n % 2 == 0:
+        return n == 2
     for p in SMALL_PRIMES[:200]:
         if n % p == 0:
             return n == p
