@@ -14,9 +14,12 @@ import time
 import weakref
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import select
 
-from sigil.crypto import jwt
+from sigil.crypto import ecdsa, jwt
+from sigil.crypto.ecdsa import PrivateKey
+from sigil.crypto.encoding import b64url_encode
 from sigil.errors import InvalidEncoding, InvalidSignature, SigilError, Unauthorized
 from sigil.keys.context import Context
 from sigil.keys.model import ENABLED, Principal
@@ -112,8 +115,25 @@ def issue_session(
         "exp": expires_at,
         "jti": secrets.token_urlsafe(12),
     }
-    token = jwt.encode_jwt(keys.cache.private_key(key, version), claims, kid=f"{key_id}:{version.version}")
-    return token, expires_at
+    return _encode(keys.cache.private_key(key, version), claims, f"{key_id}:{version.version}"), expires_at
+
+
+_headers: dict[tuple[str, str], str] = {}
+
+
+def _encode(private: PrivateKey, claims: dict[str, object], kid: str) -> str:
+    """``jwt.encode_jwt``, byte for byte (compact JSON, UTF-8, insertion order), on every login:
+    the header part is made once per key version and the claims go through orjson."""
+    head = _headers.get((kid, private.curve.jws_alg))
+    if head is None:
+        head = _headers[(kid, private.curve.jws_alg)] = b64url_encode(
+            orjson.dumps({"alg": private.curve.jws_alg, "typ": "JWT", "kid": kid})
+        )
+    signing_input = f"{head}.{b64url_encode(orjson.dumps(claims))}"
+    signature = ecdsa.sign(
+        private, message=signing_input.encode("ascii"), hash_name=private.curve.default_hash, encoding="raw"
+    )
+    return f"{signing_input}.{b64url_encode(signature)}"
 
 
 def decode_session(ctx: Context, keys: KeyService, token: str, *, now: int | None = None) -> SessionClaims:
