@@ -679,3 +679,37 @@ def test_pairing_tampered_fields(api: httpx.Client, wallet: Wallet, snap: Snapsh
         problem(finish_pairing(api, context.pairing_id, "nope"), 422, "validation_error")
         problem(api.post(f"/v1/mpc/pairings/{context.pairing_id}", json={}), 422, "validation_error")
     assert finish_pairing(api, context.pairing_id, honest).status_code == 200
+
+
+def test_damaged_server_share_is_the_servers_fault(
+    api: httpx.Client, server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server share that does not match the wallet (a damaged row, validly sealed) is refused
+    before anything is signed, as the server's fault (500 tampered_data), not the client's: a wrong
+    c3 would make the client lock its pairing for nothing."""
+    import sqlalchemy as sa
+
+    from sigil.store.masterkey import load_master_key
+    from sigil.store.sealing import Sealer
+    from sigil.wallets.records import share_aad
+    from support.mpc_api import db_url
+
+    wallet = dkg_wallet(api)
+    paired = pair(api, wallet, 1)
+    x2 = (wallet.x1 + wallet.x3) * pow(2, -1, Q) % Q
+    monkeypatch.delenv("SIGIL_MASTER_KEY", raising=False)
+    sealer = Sealer(load_master_key(server.data_dir, create=False))
+    damaged = sealer.seal(((x2 + 1) % Q).to_bytes(32, "big"), aad=share_aad(wallet.wallet_id))
+    engine = sa.create_engine(db_url(server))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE mpc_wallets SET sealed_share = :s WHERE id = :i"),
+                {"s": damaged, "i": wallet.wallet_id},
+            )
+    finally:
+        engine.dispose()
+    r = api.post(f"/v1/mpc/pairings/{paired.pairing_id}/sign", json={"message_hash": "33" * 32})
+    problem(r, 500, "tampered_data")
+    shown = api.get(f"/v1/mpc/wallets/{wallet.wallet_id}").json()["pairings"]
+    assert shown[0]["state"] == "active"  # nothing locked

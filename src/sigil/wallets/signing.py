@@ -28,10 +28,11 @@ import orjson
 from sqlalchemy import Connection
 
 from sigil.auth import sql
-from sigil.errors import NotFound, SessionExpired, SessionUsed
+from sigil.errors import NotFound, SessionExpired, SessionUsed, TamperedData
 from sigil.keys.context import Context
 from sigil.keys.model import Principal, iso_time
-from sigil.mpc import shares, sign
+from sigil.mpc import arith, shares, sign
+from sigil.mpc import errors as mpc_errors
 from sigil.mpc.pairing import ServerPairing
 from sigil.store import audit
 from sigil.store.audit import AuditEvent, now_us
@@ -135,9 +136,14 @@ class Signing:
         x2 = int.from_bytes(
             self._ctx.sealer.open(bytes(sealed_share), aad=records.share_aad(wallet_id)), "big"
         )
+        w2 = shares.additive_share(records.SERVER_INDEX, x2, records.pair_of(client_index))
+        if not _matches_wallet(server_pairing, w2):
+            # W1 + w2·G must be the wallet key, or every signature would fail the client's check and
+            # lock the user's pairing: a damaged row is the server's fault, said as such (500).
+            raise TamperedData("the server's share does not match this pairing's public key")
         material = PairingMaterial(
             server_pairing=server_pairing,
-            w2=shares.additive_share(records.SERVER_INDEX, x2, records.pair_of(client_index)),
+            w2=w2,
             n=server_pairing.paillier_n,
             wallet_id=wallet_id,
             principal_id=principal_id,
@@ -172,7 +178,14 @@ class Signing:
             state = sign.ServerSignState.from_json(orjson.loads(raw))
             rn = self.pool.take(pairing_id, material.n)
             with mapped():
-                reveal = sign.server_sign_respond(state, nonce, material.server_pairing, material.w2, rn=rn)
+                try:
+                    reveal = sign.server_sign_respond(
+                        state, nonce, material.server_pairing, material.w2, rn=rn
+                    )
+                except mpc_errors.InvalidShare:  # the server's own data, not the caller's message
+                    raise TamperedData(
+                        "the server's share does not match this pairing's public key"
+                    ) from None
             self._audit(conn, principal, "mpc.sign", pairing_id, message_hash)
         self.pool.refill(pairing_id, material.n)
         return pairing_id, {"reveal": reveal.to_json()}
@@ -193,6 +206,13 @@ class Signing:
     ) -> None:
         event = AuditEvent(principal.name, action, key_id=pairing_id, message_sha256=message_hash.hex())
         audit.append_on(conn, self._ctx.sealer.audit_key, [event])
+
+
+def _matches_wallet(server_pairing: ServerPairing, w2: int) -> bool:
+    try:
+        return server_pairing.w1_point + arith.base_mul(w2) == server_pairing.context.public_key
+    except mpc_errors.MpcError:  # w2 = 0, or a sum at infinity: not the wallet key either
+        return False
 
 
 def sign_session_id() -> bytes:
