@@ -151,6 +151,19 @@ def test_mixed_modulus_fails() -> None:
         verify_mod(n, _forge(n, [(p, 1), (q, 1)], _context()), _context())
 
 
+def test_small_factor_is_not_pi_mods_business() -> None:
+    """N = 3·p' (both ≡ 3 mod 4, square-free) IS a Paillier-Blum modulus: Π_mod accepts it.
+
+    Small factors are Π_fac's job (test_mpc_pifac.py), and the pairing refuses this N before any proof
+    (test_mpc_pairing.py::test_modulus_with_a_tiny_factor).
+    """
+    while True:
+        big = arith.random_prime(2047, blum=True)
+        if big % 3 != 1:  # gcd(N, φ(N)) = gcd(3, p' - 1) = 1
+            break
+    verify_mod(3 * big, prove_mod(3, big, _context()), _context())
+
+
 def test_prover_refuses_non_blum_primes() -> None:
     with pytest.raises(ValueError):
         prove_mod(_prime(256, 1), arith.random_prime(256, blum=True), _context())
