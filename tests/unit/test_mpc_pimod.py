@@ -152,16 +152,17 @@ def test_mixed_modulus_fails() -> None:
 
 
 def test_small_factor_is_not_pi_mods_business() -> None:
-    """N = 3·p' (both ≡ 3 mod 4, square-free) IS a Paillier-Blum modulus: Π_mod accepts it.
+    """N = p·q with a 64-bit Blum p is a Paillier-Blum modulus: Π_mod accepts it.
 
-    Small factors are Π_fac's job (test_mpc_pifac.py), and the pairing refuses this N before any proof
-    (test_mpc_pairing.py::test_modulus_with_a_tiny_factor).
+    Small factors are Π_fac's job (test_mpc_pifac.py; the pairing refuses this N in Π_fac,
+    test_mpc_pairing.py). A tiny factor like 3 is caught here only incidentally: one of the 80 challenges
+    is then a multiple of 3 with probability 1 - (2/3)^80, and has no N-th root.
     """
-    while True:
-        big = arith.random_prime(2047, blum=True)
-        if big % 3 != 1:  # gcd(N, φ(N)) = gcd(3, p' - 1) = 1
-            break
-    verify_mod(3 * big, prove_mod(3, big, _context()), _context())
+    small = arith.random_prime(64, blum=True)
+    big = arith.random_prime(2048 - 63, blum=True)
+    n = small * big
+    assert n.bit_length() >= 2048
+    verify_mod(n, prove_mod(small, big, _context()), _context())
 
 
 def test_prover_refuses_non_blum_primes() -> None:
