@@ -44,8 +44,14 @@ from sigil.mpc.encoding import (
 )
 from sigil.mpc.errors import InvalidMessage, InvalidShare, SignatureFailed
 from sigil.mpc.paillier import MAX_MODULUS_BITS, PaillierPublicKey
+from sigil.mpc.proofs._common import ELL, EPSILON
 from sigil.mpc.proofs.schnorr import SchnorrProof, prove_dlog, verify_dlog
 from sigil.mpc.transcript import Transcript
+
+# Statistical hiding of c3's plaintext: u·x̃ < 2^ℓ · 2^(ℓ+ε); ρ·q (q ≈ 2^ℓ) must exceed it by 2^κ, κ = 128,
+# so ρ < 2^(ℓ+ε+κ+1) = 2^897 and the whole plaintext stays below 2^1153, far under N ≥ 2^2047: no wrap.
+STATISTICAL_KAPPA = 128
+RHO_BITS = ELL + EPSILON + STATISTICAL_KAPPA + 1
 
 if TYPE_CHECKING:
     from sigil.mpc.pairing import ClientPairing, ServerPairing
@@ -340,8 +346,11 @@ def server_sign_respond(
     m = int.from_bytes(ctx.message_hash, "big") % Q
     k2_inv = arith.invert(state.k2, Q)
     pk = PaillierPublicKey(pairing.paillier_n)
-    # ρ·q masks the integer value of the plaintext statistically (Lindell step 4: ρ ← Z_{q²}).
-    rho = arith.random_below(Q * Q)
+    # ρ·q masks the integer value of the plaintext statistically. Lindell's ρ ← Z_{q²} assumes c_key holds
+    # w1 < q, but Π_log* only proves |plaintext| < 2^(ℓ+ε): a client could pass it with w1 + K·q, and
+    # then u·plaintext (u = k2⁻¹·r < q) would not be drowned by ρ·q < q³. So ρ is drawn κ bits above
+    # the largest u·plaintext the proof admits.
+    rho = arith.random_below(1 << RHO_BITS)
     c1 = pk.encrypt_with_rn(rho * Q + k2_inv * (m + r * w2) % Q, pk.random_rn() if rn is None else rn)
     c3 = pk.add(c1, pk.mul(pairing.c_key, k2_inv * r % Q))
     return ServerReveal(state.r2, state.proof, state.opening, c3)
