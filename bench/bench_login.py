@@ -36,7 +36,7 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_http import SIGN_MESSAGE, Server, _tool, free_port  # noqa: E402
+from bench.bench_http import SIGN_MESSAGE, Server, _tool, cpu_seconds, free_port  # noqa: E402
 from bench.loadgen.driver import LoadGen, find_loadgen, log, run_load  # noqa: E402
 
 GOAL = 0.4
@@ -56,6 +56,9 @@ def start_server(stack: contextlib.ExitStack, workers: int) -> tuple[Server, str
         SIGIL_OPEN_REGISTRATION="1",
         SIGIL_AUTH_RATE_USER="100000000",
         SIGIL_AUTH_RATE_ADDR="100000000",
+        # No MPC parameter search (a background process of 10-30 s of CPU on a fresh data dir):
+        # it would run during the measurement and count as server CPU.
+        SIGIL_MPC_PREPARE="0",
     )
     cmd = [*_tool("sigil"), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
            "--workers", str(workers)]  # fmt: skip
@@ -179,10 +182,29 @@ def measure_sign(
         body_file = Path(f.name)
     try:
         run_load(lg, url, body_file, token, 32, warmup)
+        pids = server.pids()
+        cpu_before = cpu_seconds(pids)
         res = run_load(lg, url, body_file, token, 32, duration)
+        cpu = cpu_seconds(pids) - cpu_before
     finally:
         body_file.unlink(missing_ok=True)
-    return {"rps": round(res["rps"], 1), "errors": res["errors"]}
+    per = round(cpu / res["requests"] * 1e6, 1) if res.get("requests") else None
+    return {"rps": round(res["rps"], 1), "errors": res["errors"], "server_cpu_us_per_request": per}
+
+
+def measure_login(server: Server, devices: list, duration: float, warmup: float) -> dict:
+    """One login run, with the CPU the server processes (workers and audit relay) and this
+    client process spent per login."""
+    asyncio.run(_login_load(server.base_url, devices, warmup, 0.0))
+    pids = server.pids()
+    cpu_before, client_before = cpu_seconds(pids), time.process_time()
+    res = asyncio.run(_login_load(server.base_url, devices, duration, 0.0))
+    cpu, client = cpu_seconds(pids) - cpu_before, time.process_time() - client_before
+    # Logins counted are those started inside the window; CPU covers the whole window.
+    done = res["logins"] or 1
+    res["server_cpu_us_per_login"] = round(cpu / done * 1e6, 1)
+    res["client_cpu_us_per_login"] = round(client / done * 1e6, 1)
+    return res
 
 
 def run(
@@ -202,19 +224,30 @@ def run(
         signs, logins = [], []
         for i in range(rounds):
             signs.append(measure_sign(server, token, key_id, lg, duration, warmup))
-            logins.append(asyncio.run(_login_load(server.base_url, devices, duration, warmup)))
+            logins.append(measure_login(server, devices, duration, warmup))
             last = logins[-1]
+            cpu_login, cpu_sign = last["server_cpu_us_per_login"], signs[-1]["server_cpu_us_per_request"]
             log(f"login round {i + 1}/{rounds}: {last['logins_per_s']:.0f} logins/s, "
-                f"sign {signs[-1]['rps']:.0f} req/s, login p99 {last['latency_ms']['p99']} ms")  # fmt: skip
+                f"sign {signs[-1]['rps']:.0f} req/s, login p99 {last['latency_ms']['p99']} ms, "
+                f"server CPU {cpu_login} µs/login, {cpu_sign} µs/sign")  # fmt: skip
     sign_rps = statistics.median(s["rps"] for s in signs)
     login_rate = statistics.median(r["logins_per_s"] for r in logins)
     paired = [round(r["logins_per_s"] / s["rps"], 3) for r, s in zip(logins, signs, strict=True) if s["rps"]]
     errors = sum(r["errors"] for r in logins) + sum(s["errors"] for s in signs)
+    cpu_pairs = [
+        round(s["server_cpu_us_per_request"] / r["server_cpu_us_per_login"], 3)
+        for r, s in zip(logins, signs, strict=True)
+        if s.get("server_cpu_us_per_request") and r.get("server_cpu_us_per_login")
+    ]
     return {
         "logins_per_s": login_rate,
         "single_sign_rps": sign_rps,
         "ratio": round(statistics.median(paired), 3) if paired else None,
         "ratio_paired_runs": paired,
+        # Logins per server CPU-second / sign requests per server CPU-second (the client's and
+        # wrk's CPU left out): what the server spends, less moved by other load on the machine.
+        "cpu_efficiency_ratio": round(statistics.median(cpu_pairs), 3) if cpu_pairs else None,
+        "cpu_efficiency_paired_runs": cpu_pairs,
         "goal_ratio": GOAL,
         "goal_met": bool(paired and statistics.median(paired) >= GOAL and errors == 0),
         "valid": errors == 0 and login_rate > 0,
