@@ -8,6 +8,7 @@ a minute on them.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,12 @@ def params_file(config: pytest.Config) -> Path:
     from sigil.mpc.ringpedersen import make_server_params
     from sigil.wallets.params import export_params, import_params
 
-    directory = config.cache.mkdir("sigil-mpc-params") if config.cache else Path("/tmp")
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider, which `make test` uses
+    if cache is not None:
+        directory = cache.mkdir("sigil-mpc-params")
+    else:
+        directory = Path(tempfile.gettempdir()) / f"sigil-test-mpc-params-{os.getuid()}"
+        directory.mkdir(mode=0o700, exist_ok=True)
     path = directory / "server-params.json"
     if path.exists():
         try:
@@ -41,7 +47,7 @@ def params_file(config: pytest.Config) -> Path:
             path.unlink()
     if not path.exists():
         params, secret = make_server_params(2048)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # xdist workers may race; the last replace wins
         tmp.write_bytes(orjson.dumps(export_params(params, secret)))
         os.chmod(tmp, 0o600)
         tmp.replace(path)
