@@ -9,6 +9,10 @@ this machine:
 - ``batch_sign``: signatures/s of 1,000-item batch requests vs raw in-process signing on all workers;
 - ``login``:      device-key logins/s (challenge + verify over HTTP, 2 workers) beside the single-sign
                   rate of the same server in the same run (``bench.bench_login``; goal ratio >= 0.4).
+- ``mpc``:        two-party secp256k1 wallets (``bench.bench_mpc``): wallet creation (DKG + pairing) and
+                  signing latency over HTTP (medians and p95), beside the "floor" (one Paillier encryption
+                  + one decryption + the protocol's point multiplications) sampled alternately in the same
+                  run; goals: signing median <= 25 ms and <= 2x the floor, wallet creation <= 1.5 s.
 
 Benchmarks are measurements, not tests: nothing here asserts on timings. See bench/README.md.
 
@@ -42,7 +46,7 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import bench_batch, bench_http, bench_login  # noqa: E402
+from bench import bench_batch, bench_http, bench_login, bench_mpc  # noqa: E402
 from bench.loadgen.driver import LoadGen, find_loadgen, log, run_load  # noqa: E402
 
 
@@ -199,7 +203,9 @@ def profile_sigil(
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs (harness check, not for figures)")
-    ap.add_argument("--only", default="crypto,http,batch,login", help="comma list of crypto,http,batch,login")
+    ap.add_argument(
+        "--only", default="crypto,http,batch,login,mpc", help="comma list of crypto,http,batch,login,mpc"
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=None, help="alternating rounds for http (default 5)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per measured run (default 8)")
@@ -289,6 +295,15 @@ def main() -> int:
         except Exception as e:
             doc["login"] = {"error": repr(e), "traceback": traceback.format_exc()[-2000:]}
 
+    if "mpc" in only:
+        log("mpc: running bench.bench_mpc.run()")
+        try:
+            doc["mpc"] = bench_mpc.run(
+                workers=a.workers, signatures=20 if a.quick else 100, wallets=2 if a.quick else 7
+            )
+        except Exception as e:
+            doc["mpc"] = {"error": repr(e), "traceback": traceback.format_exc()[-2000:]}
+
     summary: dict = {}
     http = doc.get("http_sign", {})
     if "ratio" in http:
@@ -305,6 +320,14 @@ def main() -> int:
         summary["login_ratio"] = login["ratio"]
         summary["login_goal_0.4_met"] = bool(login["valid"] and (login["ratio"] or 0) >= 0.4)
         summary["logins_per_s"] = login["logins_per_s"]
+    mpc = doc.get("mpc", {})
+    if "goals" in mpc:
+        summary["mpc_sign_median_ms"] = mpc["signing"]["median_ms"]
+        summary["mpc_sign_p95_ms"] = mpc["signing"]["p95_ms"]
+        summary["mpc_floor_median_ms"] = mpc["floor"]["median_ms"]
+        summary["mpc_sign_over_floor"] = mpc["signing_over_floor"]
+        summary["mpc_wallet_creation_median_ms"] = mpc["wallet_creation"]["total"]["median_ms"]
+        summary["mpc_goals_met"] = mpc["goals"]
     crypto = doc.get("crypto")
     if isinstance(crypto, dict) and "error" in crypto:
         summary["crypto_error"] = crypto["error"]
