@@ -21,7 +21,6 @@ touches the database or another process; each costs a few microseconds.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import math
@@ -30,7 +29,7 @@ import os
 import secrets
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sigil.errors import SigilError, TooManyRequests
@@ -93,18 +92,25 @@ class NodeState:
                 raise ValueError(f"{path} is not a login node file")
         self.nonce = bytes(self._map[8:40])
         self._hash_key = hashlib.sha256(b"sigil node bucket v1" + self.nonce).digest()
+        self._keyed = hashlib.blake2b(digest_size=16, key=self._hash_key)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self._fd is None:
-                yield
-                return
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+    def _acquire(self) -> None:
+        """Take the node's lock: the thread lock, then the file's (``_release`` undoes both). Plain
+        calls rather than a context manager: they run three times per login."""
+        self._thread_lock.acquire()
+        if self._fd is not None:
             try:
-                yield
-            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def _release(self) -> None:
+        try:
+            if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
     # --- ledger -----------------------------------------------------------------------------------
 
@@ -117,7 +123,8 @@ class NodeState:
             return False
         base = LEDGER_AT + (int.from_bytes(challenge_id[:4], "little") % LEDGER_BUCKETS) * LEDGER_BUCKET_SIZE
         m = self._map
-        with self._locked():
+        self._acquire()
+        try:
             bucket = m[base : base + LEDGER_BUCKET_SIZE]
             expiries = _LEDGER_EXPIRIES.unpack(bucket)
             free = -1
@@ -131,6 +138,8 @@ class NodeState:
                 raise NodeFull("too many login challenges in flight; retry with a new challenge")
             _ENTRY.pack_into(m, base + free * _ENTRY.size, challenge_id, expires_at)
             return True
+        finally:
+            self._release()
 
     # --- rate counters ----------------------------------------------------------------------------
 
@@ -138,17 +147,22 @@ class NodeState:
         """Count one hit on each ``(key, limit, window_s)``; raise TooManyRequests if any is over
         its limit (every counter is incremented either way, as the database counters were)."""
         refused: TooManyRequests | None = None
-        with self._locked():
+        self._acquire()
+        try:
             for key, limit, window_s in limits:
                 ends = (int(now // window_s) + 1) * window_s
                 if self._bump(f"{window_s}:{key}", ends, int(now)) > limit and refused is None:
                     retry = max(1, math.ceil(ends - now))
                     refused = TooManyRequests(f"too many requests; retry in {retry} s")
+        finally:
+            self._release()
         if refused is not None:
             raise refused
 
     def _bump(self, key: str, ends: int, now: int) -> int:
-        digest = hashlib.blake2b(key.encode(), digest_size=16, key=self._hash_key).digest()
+        h = self._keyed.copy()  # the keyed BLAKE2b state, set up once (~4 µs less per counter)
+        h.update(key.encode())
+        digest = h.digest()
         m = self._map
         base = COUNTERS_AT + (int.from_bytes(digest[:4], "little") % COUNTER_BUCKETS) * COUNTER_BUCKET_SIZE
         bucket = m[base : base + COUNTER_BUCKET_SIZE]
