@@ -199,14 +199,23 @@ async def challenge(request: Request) -> Response:
             "challenge_id": row.id,
             "challenge": b64url(row.challenge),
             "domain": row.domain,
-            "expires_at": iso_time(row.expires_at),
+            "expires_at": _iso_us(row.expires_at),
         }
     )
 
 
+def _iso_us(us: int) -> str:
+    """``iso_time`` for a challenge's expiry, in integer arithmetic (a datetime costs ~10 µs more,
+    on every login); the same text, e.g. ``2026-11-22T05:46:11.123456Z``."""
+    seconds, micros = divmod(us, 1_000_000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
+
+
 async def verify(request: Request) -> Response:
     raw = await read_json(request)
-    body = _verify_body(raw) or VerifyLoginRequest.model_validate(raw)
+    if not _usual_verify_body(raw):
+        # The model is strict (no coercion, no extra fields): what it accepts is ``raw`` as is.
+        VerifyLoginRequest.model_validate(raw)
     svc, cfg, node = service(request), config(request), login_node(request)
     result = await run_step(
         node,
@@ -216,25 +225,25 @@ async def verify(request: Request) -> Response:
             svc,
             node,
             cfg,
-            challenge_id=body.challenge_id,
-            device_id=body.device_id,
-            signature=body.signature,
+            challenge_id=raw["challenge_id"],
+            device_id=raw["device_id"],
+            signature=raw["signature"],
             client=client_address(request),
         ),
     )
     return json({"session_token": result.token, "expires_at": result.expires_at})
 
 
-def _verify_body(raw: dict[str, Any]) -> VerifyLoginRequest | None:
+def _usual_verify_body(raw: dict[str, Any]) -> bool:
     """The usual verify body, checked against the model's limits without building the model (on
-    every login); None when anything is off, to let the model say what."""
+    every login); False when anything is off, to let the model say what."""
     if len(raw) != len(_VERIFY_LIMITS):
-        return None
+        return False
     for name, limit in _VERIFY_LIMITS:
         value = raw.get(name)
         if type(value) is not str or len(value) > limit:
-            return None
-    return VerifyLoginRequest.model_construct(**raw)
+            return False
+    return True
 
 
 _VERIFY_LIMITS = tuple(
