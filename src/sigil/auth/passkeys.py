@@ -258,13 +258,17 @@ def finish_login(
     session."""
     credential_id = credential_id_of(credential)
     with ctx.db.read() as session:
-        challenge = get_challenge(session, challenge_id)
+        # The device before the challenge: under READ COMMITTED each statement has its own
+        # snapshot, and a concurrent login commits the new counter and the consumption together.
+        # Read in this order, a counter that already moved implies a challenge seen as used (409),
+        # never a stale challenge beside a moved counter (a false "cloned authenticator" 401).
         device = session.execute(
             select(AuthDevice).where(
                 AuthDevice.credential_id == credential_id, AuthDevice.kind == KIND_WEBAUTHN
             )
         ).scalar_one_or_none()
         owner = None if device is None else session.get(AuthUser, device.user_id)
+        challenge = get_challenge(session, challenge_id)
     if challenge is None:
         raise ChallengeNotFound("unknown challenge")
     if device is None or owner is None:
