@@ -63,7 +63,14 @@ class ServerProcess:
         ]
         if self.db_url:
             cmd += ["--db", self.db_url]
-        env = {**os.environ, "SIGIL_ADMIN_TOKEN": self.admin_token, **self.extra_env}
+        # No background MPC parameter search (tens of CPU seconds, and an audit entry landing in the
+        # middle of a test's before/after snapshot); MPC tests import a cached file instead.
+        env = {
+            **os.environ,
+            "SIGIL_ADMIN_TOKEN": self.admin_token,
+            "SIGIL_MPC_PREPARE": "0",
+            **self.extra_env,
+        }
         if "SIGIL_MASTER_KEY" not in self.extra_env:  # the data dir's own master.key, not the caller's
             env.pop("SIGIL_MASTER_KEY", None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
