@@ -61,6 +61,7 @@ __all__ = [
     "save_session",
     "session_path",
     "sigil_home",
+    "write_private_file",
 ]
 
 KEYSTORE_VERSION = 1
@@ -144,7 +145,7 @@ def _ensure_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private_file(path: Path, data: bytes) -> None:
     """Atomically replace ``path`` with ``data``, mode 0600 from the first byte on."""
     _ensure_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -364,7 +365,7 @@ class Keystore:
 def save_keystore(keystore: Keystore, path: Path | None = None) -> Path:
     """Write ``keystore`` (atomically, 0600) to ``path`` or its default place; return the path."""
     target = path or keystore_path(keystore.user)
-    _write_private(target, keystore.to_json().encode("utf-8"))
+    write_private_file(target, keystore.to_json().encode("utf-8"))
     return target
 
 
@@ -425,7 +426,7 @@ class SavedSession:
 def save_session(session: SavedSession, path: Path | None = None) -> Path:
     target = path or session_path(session.user)
     body = replace(session, saved_at=session.saved_at or int(time.time()))
-    _write_private(target, (json.dumps(body.to_dict(), indent=2) + "\n").encode("utf-8"))
+    write_private_file(target, (json.dumps(body.to_dict(), indent=2) + "\n").encode("utf-8"))
     return target
 
 

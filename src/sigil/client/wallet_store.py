@@ -50,9 +50,9 @@ from sigil.auth.keystore import (
     KeystoreError,
     KeystoreNotFound,
     WrongPassphrase,
-    _write_private,
     is_private_file,
     sigil_home,
+    write_private_file,
 )
 from sigil.crypto.encoding import b64url_decode, b64url_encode
 from sigil.errors import SigilError
@@ -420,7 +420,7 @@ class LocalWallet:
 
 def save_wallet(wallet: LocalWallet, home: Path | None = None) -> Path:
     target = wallet_path(wallet.wallet_id, home)
-    _write_private(target, _dump(wallet.to_dict()))
+    write_private_file(target, _dump(wallet.to_dict()))
     return target
 
 
