@@ -23,19 +23,14 @@ from typing import Any
 
 import typer
 
+from sigil.auth.keystore import is_private_file
 from sigil.cli.device import read_passphrase
 from sigil.cli.output import JsonOption, describe_error, fail, info, print_fields, print_json, print_table
 from sigil.client import ClientError
 from sigil.client import mpc as flows
-from sigil.client.wallet_store import (
-    BackupFile,
-    is_private_file,
-    list_wallets,
-    load_backup,
-    load_wallet,
-    wallet_path,
-    write_new_private_file,
-)
+from sigil.client.backup_file import BackupFile, load_backup
+from sigil.client.local_wallet import list_wallets, load_wallet, wallet_path
+from sigil.client.wallet_sealing import write_new_private_file
 from sigil.errors import SigilError
 from sigil.mpc.errors import MpcError
 from sigil.mpc.ethereum import Eip1559Transaction, personal_message_hash, signature_hex

@@ -26,17 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sigil.client.backup_file import BackupFile, default_backup_path, save_backup
 from sigil.client.base import ApiError, BaseClient, ClientError
-from sigil.client.wallet_store import (
-    BackupFile,
-    LocalWallet,
-    WalletSecrets,
-    default_backup_path,
-    load_wallet,
-    save_backup,
-    save_wallet,
-    wallet_path,
-)
+from sigil.client.local_wallet import LocalWallet, WalletSecrets, load_wallet, save_wallet, wallet_path
 from sigil.errors import SigilError
 from sigil.mpc import arith, keygen, pairing, ringpedersen, shares, sign
 from sigil.mpc.errors import MpcError, SignatureFailed
