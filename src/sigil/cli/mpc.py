@@ -26,10 +26,10 @@ import typer
 from sigil.auth.keystore import is_private_file
 from sigil.cli.device import read_passphrase
 from sigil.cli.output import JsonOption, describe_error, fail, info, print_fields, print_json, print_table
-from sigil.client import ClientError
-from sigil.client import mpc as flows
+from sigil.client import ClientError, mpc_signing, mpc_wallet
 from sigil.client.backup_file import BackupFile, load_backup
 from sigil.client.local_wallet import list_wallets, load_wallet, wallet_path
+from sigil.client.mpc_http import MpcClient
 from sigil.client.wallet_sealing import write_new_private_file
 from sigil.errors import SigilError
 from sigil.mpc.errors import MpcError
@@ -68,8 +68,8 @@ def clean_errors() -> Iterator[None]:
         fail(describe_error(exc))
 
 
-def _client(wallet_id: str | None = None) -> flows.MpcClient:
-    return flows.MpcClient(flows.resolve_server_url(wallet_id))
+def _client(wallet_id: str | None = None) -> MpcClient:
+    return MpcClient(mpc_wallet.resolve_server_url(wallet_id))
 
 
 def _warn_if_open(path: Path) -> None:
@@ -142,7 +142,7 @@ def create(
         fail(f"{backup} already exists; not overwriting a backup file")
     passphrase = read_passphrase(confirm=True)
     with clean_errors(), _client() as client:
-        created = flows.create_wallet(client, passphrase, dealer=dealer, label=label, backup_path=backup)
+        created = mpc_wallet.create_wallet(client, passphrase, dealer=dealer, label=label, backup_path=backup)
     result = created.to_dict()
     if as_json:
         print_json(result)
@@ -194,7 +194,7 @@ def pair_command(wallet: str = WalletOption, as_json: bool = JsonOption) -> None
     """Pair the local share with the server again (a fresh Paillier key); the way out of a locked pairing."""
     passphrase = read_passphrase()
     with clean_errors(), _client(wallet) as client:
-        pairing_id = flows.pair(client, wallet, passphrase)
+        pairing_id = mpc_wallet.pair(client, wallet, passphrase)
     _emit(
         {"wallet_id": wallet, "pairing_id": pairing_id, "state": "active"},
         as_json,
@@ -205,16 +205,16 @@ def pair_command(wallet: str = WalletOption, as_json: bool = JsonOption) -> None
 # --- signing -----------------------------------------------------------------------------------------
 
 
-def _sign(wallet: str, digest: bytes, backup: Path | None) -> tuple[flows.MpcSignature, str]:
+def _sign(wallet: str, digest: bytes, backup: Path | None) -> tuple[mpc_signing.MpcSignature, str]:
     """(signature, address) by the local share, or by the backup share when ``backup`` is given."""
     passphrase = read_passphrase()
     if backup is not None:
         opened = _open_backup(backup, wallet)
         with clean_errors(), _client() as client:
-            return flows.sign_hash_with_backup(client, opened, digest, passphrase), opened.address
+            return mpc_signing.sign_hash_with_backup(client, opened, digest, passphrase), opened.address
     address = _local_address(wallet)
     with clean_errors(), _client(wallet) as client:
-        return flows.sign_hash(client, wallet, digest, passphrase), address
+        return mpc_signing.sign_hash(client, wallet, digest, passphrase), address
 
 
 def _sign_message(wallet: str, message: str, backup: Path | None, as_json: bool) -> None:
@@ -296,7 +296,7 @@ def recover_check(
     opened = _open_backup(backup, wallet)
     passphrase = read_passphrase()
     with clean_errors():
-        flows.open_backup(opened, passphrase)
+        mpc_signing.open_backup(opened, passphrase)
     _emit(
         {"wallet_id": opened.wallet_id, "address": opened.address, "ok": True},
         as_json,
@@ -322,7 +322,7 @@ def export_key(
     opened = _open_backup(backup, wallet)
     passphrase = read_passphrase()
     with clean_errors():
-        key, key_address = flows.export_key(wallet, opened, passphrase)
+        key, key_address = mpc_signing.export_key(wallet, opened, passphrase)
     key_hex = "0x" + key.to_bytes(32, "big").hex()
     result: dict[str, Any] = {"wallet_id": wallet, "address": key_address, "matches_wallet": True}
     if out is not None:
