@@ -29,6 +29,7 @@ import secrets
 import stat
 import time
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "KeystoreNotFound",
     "SavedSession",
     "WrongPassphrase",
+    "b64url_field",
     "devices_dir",
     "is_private_file",
     "keystore_path",
@@ -204,13 +206,14 @@ class KdfParams:
             raise KeystoreCorrupt("kdf parameters out of range")
         if length != KEY_BYTES:
             raise KeystoreCorrupt("kdf length must be 32")
-        salt = _b64_field(data, "salt")
+        salt = b64url_field(data, "salt")
         if len(salt) < SALT_BYTES:
             raise KeystoreCorrupt("kdf salt too short")
         return cls(salt=salt, n=n, r=r, p=p, length=length)
 
 
-def _b64_field(data: dict[str, Any], name: str) -> bytes:
+def b64url_field(data: Mapping[str, Any], name: str) -> bytes:
+    """A base64url string field of a keystore-style JSON document (``KeystoreCorrupt`` otherwise)."""
     value = data.get(name)
     if not isinstance(value, str):
         raise KeystoreCorrupt(f"{name} must be a base64url string")
@@ -339,8 +342,8 @@ class Keystore:
             bytes.fromhex(public_hex)
         except ValueError:
             raise KeystoreCorrupt("public_key_hex is not hex") from None
-        nonce = _b64_field(data, "nonce")
-        ciphertext = _b64_field(data, "ciphertext")
+        nonce = b64url_field(data, "nonce")
+        ciphertext = b64url_field(data, "ciphertext")
         if len(nonce) != NONCE_BYTES or len(ciphertext) != KEY_BYTES + 16:
             raise KeystoreCorrupt("nonce or ciphertext has the wrong length")
         return cls(

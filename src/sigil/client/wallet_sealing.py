@@ -28,9 +28,9 @@ from sigil.auth.keystore import (
     KeystoreError,
     KeystoreNotFound,
     WrongPassphrase,
+    b64url_field,
 )
-from sigil.crypto.encoding import b64url_decode, b64url_encode
-from sigil.errors import SigilError
+from sigil.crypto.encoding import b64url_encode
 
 __all__ = [
     "SECP256K1_ORDER",
@@ -94,24 +94,14 @@ def open_payload(sealed: Mapping[str, Any], passphrase: str, aad: bytes) -> byte
     if sealed.get("cipher", "aes-256-gcm") != "aes-256-gcm":
         raise KeystoreCorrupt("cipher must be aes-256-gcm")
     kdf = KdfParams.from_dict(sealed.get("kdf"))
-    nonce = _b64(sealed, "nonce")
-    ciphertext = _b64(sealed, "ciphertext")
+    nonce = b64url_field(sealed, "nonce")
+    ciphertext = b64url_field(sealed, "ciphertext")
     if len(nonce) != NONCE_BYTES or len(ciphertext) < 16:
         raise KeystoreCorrupt("nonce or ciphertext has the wrong length")
     try:
         return AESGCM(kdf.derive(passphrase)).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
         raise WrongPassphrase() from None
-
-
-def _b64(data: Mapping[str, Any], name: str) -> bytes:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise KeystoreCorrupt(f"{name} must be a base64url string")
-    try:
-        return b64url_decode(value)
-    except SigilError:
-        raise KeystoreCorrupt(f"{name} is not base64url") from None
 
 
 # --- reading fields ------------------------------------------------------------------------------
