@@ -1,5 +1,5 @@
 """sigil.wallets pieces that need no server: the server-parameter row (made once, race-safe, sealed),
-the r^N pool, and the mapping of sigil.mpc errors."""
+the r^N pool, the purge of long-expired sessions, and the mapping of sigil.mpc errors."""
 
 from __future__ import annotations
 
@@ -14,16 +14,25 @@ from sigil.errors import MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare
 from sigil.keys.context import Context, Limits
 from sigil.mpc import errors as mpc_errors
 from sigil.mpc.paillier import PaillierPublicKey, generate_paillier
+from sigil.store.audit import now_us
 from sigil.store.db import Database, migrate
 from sigil.store.generation import Generation
 from sigil.store.masterkey import load_master_key
-from sigil.store.models import MpcParams
+from sigil.store.models import (
+    MpcKeygenSession,
+    MpcPairing,
+    MpcParams,
+    MpcSignSession,
+    MpcWallet,
+    Principal,
+)
 from sigil.store.sealing import Sealer
 from sigil.wallets import params as params_module
 from sigil.wallets.checks import mapped, parse
 from sigil.wallets.config import MpcConfig
 from sigil.wallets.params import ParamsStore
 from sigil.wallets.rnpool import RnPool
+from sigil.wallets.service import MpcService
 from support.mpc_api import params_file
 from support.postgres import fresh_schema
 
@@ -133,3 +142,62 @@ def test_parse_turns_any_failure_into_422() -> None:
             parse(dict, data, "nonce")
     with pytest.raises(MpcInvalidMessage):
         parse(explode, {}, "nonce")
+
+
+def test_purge_deletes_only_sessions_expired_over_an_hour_ago(db_url: str, tmp_path: Path) -> None:
+    """Keygen and signing sessions that expired more than an hour ago are deleted; younger ones
+    (whose 409 "expired" a client may still be about to see) and live ones stay."""
+    ctx = _context(db_url, tmp_path)
+    now = now_us()
+    hour = 3_600 * 1_000_000
+    ages = {"old": now - 2 * hour, "recent": now - hour // 2, "live": now + 60 * 1_000_000}
+    try:
+        with ctx.db.write() as session:
+            session.add(Principal(id="p", name="purge", token_hash=b"t" * 32, scopes="", created_at=now))
+            session.flush()
+            session.add(
+                MpcWallet(
+                    id="w_purge",
+                    principal_id="p",
+                    mode="dkg",
+                    public_key=b"\x02" * 33,
+                    public_shares="{}",
+                    sealed_share=b"s",
+                    created_at=now,
+                )
+            )
+            session.flush()
+            session.add(
+                MpcPairing(
+                    id="pair_purge",
+                    wallet_id="w_purge",
+                    client_index=1,
+                    nonce=b"n" * 32,
+                    state="active",
+                    nonce_expires_at=now,
+                    created_at=now,
+                )
+            )
+            session.flush()
+            for name, expires in ages.items():
+                common = {"principal_id": "p", "sealed_state": b"s", "expires_at": expires, "created_at": now}
+                session.add(MpcKeygenSession(id=f"kg_{name}", session_id=b"i" * 16, **common))
+                session.add(
+                    MpcSignSession(
+                        id=f"ss_{name}",
+                        pairing_id="pair_purge",
+                        message_hash=b"h" * 32,
+                        commitment="{}",
+                        **common,
+                    )
+                )
+        service = MpcService(ctx, MpcConfig())
+        assert service.purge_keygen_sessions(now=now) == 1
+        assert service.signing.purge(now=now) == 1
+        with ctx.db.read() as session:
+            keygens = set(session.scalars(select(MpcKeygenSession.id)))
+            signs = set(session.scalars(select(MpcSignSession.id)))
+        assert keygens == {"kg_recent", "kg_live"}
+        assert signs == {"ss_recent", "ss_live"}
+    finally:
+        ctx.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from sigil.errors import (
@@ -50,7 +50,7 @@ from sigil.wallets.config import MpcConfig
 from sigil.wallets.params import LoadedParams, ParamsStore
 from sigil.wallets.records import ACTIVE, LOCKED, PENDING
 from sigil.wallets.rnpool import RnPool
-from sigil.wallets.signing import Signing
+from sigil.wallets.signing import PURGE_AFTER_US, PURGE_EVERY, Signing
 
 _REJECTED = (MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare)
 
@@ -63,6 +63,7 @@ class MpcService:
         self.pool = RnPool(self.config.rn_pool_size)
         self.signing = Signing(ctx, self.config.session_ttl, self.pool)
         self._params_body: bytes | None = None
+        self._keygen_starts = 0
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -103,12 +104,23 @@ class MpcService:
                 )
             )
             self._audit(session, principal, "mpc.keygen_start", keygen_id)
+        self._keygen_starts += 1
+        if self._keygen_starts % PURGE_EVERY == 0:
+            self.purge_keygen_sessions()
         return {
             "keygen_id": keygen_id,
             "session_id": session_id.hex(),
             "commitment": commitment.to_json(),
             "expires_at": iso_time(expires),
         }
+
+    def purge_keygen_sessions(self, *, now: int | None = None) -> int:
+        """Delete keygen sessions that expired over an hour ago (used or not, they can do nothing:
+        the wallet a finished one made is its own row). Signing sessions: ``Signing.purge``."""
+        cutoff = (now_us() if now is None else now) - PURGE_AFTER_US
+        with self.ctx.db.write() as session:
+            gone = session.execute(delete(MpcKeygenSession).where(MpcKeygenSession.expires_at < cutoff))
+            return int(gone.rowcount)  # type: ignore[attr-defined]
 
     def finish_keygen(
         self, principal: Principal, keygen_id: str, message: Any, label: str | None

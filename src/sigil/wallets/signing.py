@@ -153,10 +153,10 @@ class Signing:
         self._material[pairing_id] = material
         return material
 
-    def purge(self) -> int:
+    def purge(self, *, now: int | None = None) -> int:
         """Delete signing sessions that expired over an hour ago (used or not: they can do nothing)."""
         with self._ctx.db.batch() as conn:
-            return sql.count(conn, _PURGE, (now_us() - PURGE_AFTER_US,))
+            return sql.count(conn, _PURGE, ((now_us() if now is None else now) - PURGE_AFTER_US,))
 
     # --- round 2 ---------------------------------------------------------------------------------
 
