@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import multiprocessing
 import threading
 from collections.abc import Iterator
@@ -368,6 +369,18 @@ def test_every_edited_token_is_an_unknown_challenge() -> None:
             read_token(KEY, forged)
     with pytest.raises(ChallengeNotFound):
         read_token(KEY, 12345)
+
+
+def test_token_tag_is_hmac_sha256_of_label_and_fields() -> None:
+    """The tag is the first 16 bytes of HMAC-SHA-256(key, label ‖ fields), whatever way it is
+    computed: nodes sharing PostgreSQL, on different versions, read each other's tokens."""
+    nonce = bytes(range(32))
+    token = _token(random=nonce, now=NOW).row.id
+    raw = base64.urlsafe_b64decode(token[3:] + "=" * (-len(token[3:]) % 4))
+    payload, tag = raw[:-16], raw[-16:]
+    assert tag == hmac.digest(KEY, b"sigil login challenge token v1\0" + payload, "sha256")[:16]
+    # The keyed state is reused, never changed: the same key gives the same tag again.
+    assert _token(random=nonce, now=NOW).row.id == token
 
 
 def test_token_of_another_key_is_unknown() -> None:
