@@ -382,6 +382,7 @@ def test_revoked_device(auth_server: ServerProcess, client: httpx.Client) -> Non
     token = first.login(client)
     second = Device.new(first.user)
     second.register(client, session=token)
+    second.login(client)  # the worker now keeps the device: the revocation must still be seen at once
     assert client.delete(f"/v1/auth/devices/{second.device_id}", headers=bearer(token)).status_code == 200
     cid, h = second.challenge(client)
     _reject(

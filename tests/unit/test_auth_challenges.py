@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from sigil.auth import challenges, devices, nodestate, sessions
 from sigil.auth.challenges import ChallengeRow, check_challenge, issue_token, make_challenge, read_token
+from sigil.auth.config import AuthConfig
 from sigil.auth.device_login import decode_signature, verify_device_login
 from sigil.auth.errors import (
     ChallengeExpired,
     ChallengeMismatch,
     ChallengeNotFound,
     ChallengeUsed,
+    DeviceRevoked,
     LoginFailed,
 )
 from sigil.auth.nodestate import GRACE_US, LEDGER_SLOTS, NodeFull, NodeState
@@ -304,6 +306,59 @@ def test_session_token_round_trip_and_revocation(ctx: Context) -> None:
     devices.revoke_device(ctx, user="alice", device_id=device.id)
     with pytest.raises(Unauthorized):
         sessions.verify_session(ctx, keys, token)
+
+
+def _log_in(
+    ctx: Context, keys: KeyService, user: str, device_id: str, key: ec.EllipticCurvePrivateKey
+) -> None:
+    from sigil.auth import login
+
+    node, cfg = login.login_node(ctx, None), AuthConfig()
+    issued = login.begin_login(ctx, node, cfg, user=user, client="10.0.0.1")
+    signature = base64.b64encode(key.sign(issued.row.challenge, ec.ECDSA(hashes.SHA256()))).decode()
+    login.complete_login(
+        ctx, keys, node, cfg, challenge_id=issued.row.id, device_id=device_id, signature=signature,
+        client="10.0.0.1",
+    )  # fmt: skip
+
+
+def test_revocation_by_another_worker_is_seen_at_once(ctx: Context, tmp_path: Path) -> None:
+    """A worker keeps the devices it has read (SQLite); a revocation made by another worker of the
+    node (another context on the same data dir) is seen on the very next login, whatever the
+    cache TTL."""
+    keys = KeyService(ctx)
+    sessions.ensure_service_key(ctx, keys)
+    ctx.limits.cache_ttl_seconds = 3600.0
+    key = _device_key()
+    device, _user = devices.register_device(
+        ctx, user="carol", public_key=_sec1(key), name=None, session_user=None, open_registration=True
+    )
+    _log_in(ctx, keys, "carol", device.id, key)
+    _log_in(ctx, keys, "carol", device.id, key)  # from the worker's cache
+    other = build_context(Settings(data_dir=tmp_path, db_url=ctx.db.url))
+    try:
+        devices.revoke_device(other, user="carol", device_id=device.id)
+    finally:
+        other.close()
+    with pytest.raises(DeviceRevoked):
+        _log_in(ctx, keys, "carol", device.id, key)
+
+
+def test_device_cache_keeps_no_row_read_before_a_revocation(ctx: Context) -> None:
+    """A row read before the change counter moved is not kept: the next lookup reads again."""
+    from sigil.auth.login import DeviceCache, _Device
+
+    cache = DeviceCache(ctx.generation, ttl=3600.0)
+    device = _Device("dev_a", "usr_a", "ecdsa", b"\x04" + b"\x01" * 64, None)
+    gen = cache.current()
+    ctx.generation.bump()  # a revocation commits between the read and the put
+    cache.put(device, gen)
+    assert cache.get("dev_a", cache.current()) is None
+    gen = cache.current()
+    cache.put(device, gen)
+    assert cache.get("dev_a", cache.current()) == device
+    ctx.generation.bump()
+    assert cache.get("dev_a", cache.current()) is None
 
 
 # --- self-authenticating challenge tokens ----------------------------------------------------------

@@ -183,4 +183,9 @@ def revoke_device(ctx: Context, *, user: str, device_id: str) -> Device:
                 session, ctx.sealer.audit_key, [AuditEvent(user, "auth.device_revoke", key_id=row.id)]
             )
         session.flush()
-        return to_device(row)
+        device = to_device(row)
+    # After the commit, on every revocation (a repeated one too, in case a process died between
+    # its commit and this): every worker on the node drops the devices it keeps for logins
+    # (``sigil.auth.login.DeviceCache``) and reads this one again, revoked.
+    ctx.generation.bump()
+    return device

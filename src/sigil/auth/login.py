@@ -5,9 +5,11 @@ the challenge, issuing the session.
 Neither step writes the database on a SQLite node. The challenge is a self-authenticating token
 (``challenges.issue_token``), the rate counters and the ledger of consumed challenges live in the
 node's shared memory (``nodestate``), and the audit entry is queued. The only database work is
-one read per step (the user; the device), so on SQLite the steps run on the event loop
-(``LoginNode.inline``). Where nodes share PostgreSQL the consumption is one ``INSERT ... ON
-CONFLICT DO NOTHING`` (``challenges.consume_in_db``) and the steps run in the thread pool.
+one read per step (the user; the device), each kept by the worker once read (users are never
+renamed; a device until the node's change counter moves, as on a revocation: ``DeviceCache``), so
+on SQLite the steps run on the event loop (``LoginNode.inline``). Where nodes share PostgreSQL
+the consumption is one ``INSERT ... ON CONFLICT DO NOTHING`` (``challenges.consume_in_db``), the
+device is read on every login, and the steps run in the thread pool.
 
 A rejected attempt changes nothing but the rate counters: the challenge is consumed only after
 every check has passed, and of any number of concurrent attempts only one consumes it.
@@ -37,9 +39,11 @@ from sigil.errors import NotFound, SigilError
 from sigil.keys.context import Context
 from sigil.keys.service import KeyService
 from sigil.store.audit import AuditEvent, now_us
+from sigil.store.generation import Generation
 
 PURPOSE = "login"
 MAX_USER_IDS = 100_000
+MAX_CACHED_DEVICES = 100_000
 # Plain SQL (the same on SQLite and PostgreSQL): these run on every login.
 _USER_ID = "SELECT id FROM auth_users WHERE name = {m}"
 _DEVICE = "SELECT id, user_id, kind, public_key, revoked_at FROM auth_devices WHERE id = {m}"
@@ -51,6 +55,45 @@ class _Device(NamedTuple):
     kind: str
     public_key: bytes
     revoked_at: int | None
+
+
+class DeviceCache:
+    """Devices as read, kept by one worker where the node is the database's only one (SQLite).
+
+    The same rules as the key cache (``sigil.keys.repository.KeyCache``): an entry is valid while
+    the data dir's change counter (``ctx.generation``, shared by every process on the node) is
+    the one read before the row was, and for at most ``ttl`` seconds. Revoking a device bumps the
+    counter after its commit (``devices.revoke_device``), so every worker reads the row again and
+    refuses the device at once. Unknown ids are not kept (a device registered later is found)."""
+
+    def __init__(self, generation: Generation, ttl: float) -> None:
+        self._generation = generation
+        self._ttl = ttl
+        self._seen = generation.current()
+        self._entries: dict[str, tuple[_Device, float]] = {}
+
+    def current(self) -> int:
+        """The change counter now, dropping every entry if it moved. Read it before the row."""
+        gen = self._generation.current()
+        if gen != self._seen:
+            self._entries.clear()
+            self._seen = gen
+        return gen
+
+    def get(self, device_id: str, gen: int) -> _Device | None:
+        hit = self._entries.get(device_id)
+        if hit is None or gen != self._seen or time.monotonic() - hit[1] >= self._ttl:
+            return None
+        return hit[0]
+
+    def put(self, device: _Device, gen: int) -> None:
+        """Keep ``device`` as read under counter ``gen``, unless the counter has moved since: a
+        row read before a revocation's commit is never kept past that revocation."""
+        if gen != self._seen:
+            return
+        if len(self._entries) >= MAX_CACHED_DEVICES:
+            self._entries.clear()
+        self._entries[device.id] = (device, time.monotonic())
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +126,8 @@ class LoginNode:
     - ``inline``: the steps may run on the event loop (no network, no write).
     - ``user_ids``: user name → id, as read (users are never renamed or deleted; unknown names
       are not remembered).
+    - ``devices``: the devices read (``DeviceCache``) on SQLite; None where nodes share
+      PostgreSQL, whose revocations on other nodes would not move this node's counter.
     """
 
     key: bytes
@@ -90,6 +135,7 @@ class LoginNode:
     consume: Callable[[bytes, int, int], bool]
     inline: bool
     user_ids: dict[str, str] = field(default_factory=dict)
+    devices: DeviceCache | None = None
 
 
 _nodes: weakref.WeakKeyDictionary[Context, LoginNode] = weakref.WeakKeyDictionary()
@@ -109,7 +155,9 @@ def login_node(ctx: Context, node_file: str | None) -> LoginNode:
             state = NodeState(Path(node_file) if node_file else None)
             if ctx.db.sqlite:
                 key = hmac.digest(ctx.sealer.challenge_key, b"node:" + state.nonce, "sha256")
-                found = LoginNode(key, state, state.consume, inline=_file_db(ctx) is not None)
+                inline = _file_db(ctx) is not None
+                devices = DeviceCache(ctx.generation, ctx.limits.cache_ttl_seconds)
+                found = LoginNode(key, state, state.consume, inline=inline, devices=devices)
             else:
                 found = LoginNode(
                     ctx.sealer.challenge_key, state, partial(challenges.consume_in_db, ctx), False
@@ -232,11 +280,7 @@ def _complete(
     if unreadable is not None:
         raise unreadable
     assert token is not None
-    device = None
-    if isinstance(device_id, str) and device_id.startswith("dev_") and len(device_id) <= 32:
-        found = _read(ctx, _DEVICE, (device_id,))
-        if found is not None:
-            device = _Device(found[0], found[1], found[2], bytes(found[3]), found[4])
+    device = _device(ctx, node, device_id)
     _check(cfg, token, device, sig)
     assert device is not None and token.user_name is not None
     now = now_us()
@@ -248,6 +292,28 @@ def _complete(
         ctx, keys, user=token.user_name, device_id=device.id, ttl=cfg.session_ttl
     )
     return LoginSession(token=session_token, expires_at=expires_at, user=token.user_name, device_id=device.id)
+
+
+def _device(ctx: Context, node: LoginNode, device_id: str) -> _Device | None:
+    """The device ``device_id`` (None if unknown): from the node's cache when it has one (one
+    memory read of the change counter instead of a query, on every login), else read."""
+    if not (isinstance(device_id, str) and device_id.startswith("dev_") and len(device_id) <= 32):
+        return None
+    cache = node.devices
+    if cache is None:
+        return _read_device(ctx, device_id)
+    gen = cache.current()
+    device = cache.get(device_id, gen)
+    if device is None:
+        device = _read_device(ctx, device_id)
+        if device is not None:
+            cache.put(device, gen)
+    return device
+
+
+def _read_device(ctx: Context, device_id: str) -> _Device | None:
+    found = _read(ctx, _DEVICE, (device_id,))
+    return None if found is None else _Device(found[0], found[1], found[2], bytes(found[3]), found[4])
 
 
 def _check(cfg: AuthConfig, token: TokenChallenge, device: _Device | None, sig: bytes) -> None:
