@@ -11,20 +11,18 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sigil.auth.errors import AuthenticationRejected, RegistrationRejected, WebAuthnMalformed
 from sigil.auth.webauthn import (
-    AuthenticationRejected,
-    RegistrationRejected,
     RelyingParty,
     StoredCredential,
     VerifiedPasskey,
-    WebAuthnMalformed,
     authentication_options,
-    check_sign_count,
     credential_id_of,
     registration_options,
     verify_authentication,
     verify_registration,
 )
+from sigil.auth.webauthn_checks import check_sign_count
 from support.authenticator import FLAG_AT, FLAG_UP, FLAG_UV, SoftAuthenticator, b64url, b64url_decode
 
 RP = RelyingParty(rp_id="login.example", rp_name="Sigil", origins=("https://login.example",))

@@ -6,7 +6,7 @@ audit outcome.
 
 from __future__ import annotations
 
-from sigil.errors import Conflict, Forbidden, NotFound, SigilError, Unauthorized
+from sigil.errors import BadRequest, Conflict, Forbidden, NotFound, SigilError, Unauthorized
 
 
 class LoginFailed(Unauthorized):
@@ -48,3 +48,29 @@ class DeviceRevoked(Unauthorized):
 class RegistrationClosed(Forbidden):
     code = "registration_closed"
     title = "Open registration is off"
+
+
+# --- WebAuthn (sigil.auth.webauthn) ------------------------------------------------------------
+
+
+class WebAuthnMalformed(BadRequest):
+    """The credential JSON cannot be parsed: missing members, bad base64url, bad CBOR."""
+
+    code = "webauthn_malformed"
+    status = 400
+    title = "Malformed WebAuthn credential"
+
+
+class RegistrationRejected(BadRequest):
+    """A well-formed registration response that fails a relying-party check (§7.1)."""
+
+    code = "webauthn_invalid"
+    status = 422
+    title = "WebAuthn registration rejected"
+
+
+class AuthenticationRejected(Unauthorized):
+    """A well-formed assertion that fails a relying-party check (§7.2): no session."""
+
+    code = "webauthn_invalid"
+    title = "WebAuthn login rejected"

@@ -1,10 +1,10 @@
 """The WebAuthn ceremonies over the database: challenges, users, passkey devices, counters.
 
-The relying-party checks themselves are pure (``sigil.auth.webauthn``); this module loads what
-they need, and stores what they decide, in the order that keeps every rejection free of state
-changes: read the challenge and the credential, run every check, and only then, in one write
-transaction, consume the challenge (atomic, ``sigil.auth.challenges``), store the device or the
-new sign counter, and append the audit entry.
+The relying-party checks themselves are pure (``sigil.auth.webauthn``, ``webauthn_checks``); this
+module loads what they need, and stores what they decide, in the order that keeps every rejection
+free of state changes: read the challenge and the credential, run every check, and only then, in
+one write transaction, consume the challenge (atomic, ``sigil.auth.challenges``), store the device
+or the new sign counter, and append the audit entry.
 
 Registration: a new user needs open registration; adding a passkey to an existing user needs that
 user's session. A new user's row is made at the options step (the registration response carries
@@ -26,10 +26,15 @@ from sqlalchemy.orm import Session
 
 from sigil.auth.challenges import check_challenge, consume_challenge, get_challenge, new_challenge
 from sigil.auth.devices import KIND_WEBAUTHN
-from sigil.auth.errors import ChallengeMismatch, ChallengeNotFound, DeviceRevoked, RegistrationClosed
+from sigil.auth.errors import (
+    AuthenticationRejected,
+    ChallengeMismatch,
+    ChallengeNotFound,
+    DeviceRevoked,
+    RegistrationClosed,
+)
 from sigil.auth.registration import check_device_name, check_user_name
 from sigil.auth.webauthn import (
-    AuthenticationRejected,
     RelyingParty,
     StoredCredential,
     authentication_options,

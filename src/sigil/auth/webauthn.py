@@ -6,10 +6,11 @@ the challenge (``sigil.auth.challenges``) and the credential's public key and si
 - :func:`registration_options` / :func:`verify_registration`: ``navigator.credentials.create()``.
 - :func:`authentication_options` / :func:`verify_authentication`: ``navigator.credentials.get()``.
 
-Every check is a named step with its own error code, run before py_webauthn's own verification
-(which repeats them and checks the attestation and the signature). References are to WebAuthn
-Level 2 (W3C Recommendation, 2021): §7.1 "Registering a New Credential", §7.2 "Verifying an
-Authentication Assertion".
+Every check is a named step with its own error code (``sigil.auth.webauthn_checks``; the error
+families are in ``sigil.auth.errors``), run before py_webauthn's own verification (which repeats
+them and checks the attestation and the signature). References are to WebAuthn Level 2 (W3C
+Recommendation, 2021): §7.1 "Registering a New Credential", §7.2 "Verifying an Authentication
+Assertion".
 
 Policy: ES256 (COSE -7, ECDSA P-256 with SHA-256) only; user presence always required; user
 verification "preferred" by default ("required" makes a missing UV flag a rejection); "none"
@@ -18,7 +19,6 @@ attestation requested (passkeys rarely attest and the server has no attestation 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,9 +32,8 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
+from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
 from webauthn.helpers import (
-    decode_credential_public_key,
-    decoded_public_key_to_cryptography,
     parse_attestation_object,
     parse_authentication_credential_json,
     parse_authenticator_data,
@@ -42,8 +41,7 @@ from webauthn.helpers import (
     parse_client_data_json,
     parse_registration_credential_json,
 )
-from webauthn.helpers.cose import COSECRV, COSEAlgorithmIdentifier
-from webauthn.helpers.decode_credential_public_key import DecodedEC2PublicKey
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
@@ -58,38 +56,23 @@ from webauthn.helpers.structs import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
+from webauthn.registration.verify_registration_response import VerifiedRegistration
 
-from sigil.errors import BadRequest, SigilError, Unauthorized
+from sigil.auth.errors import AuthenticationRejected, RegistrationRejected, WebAuthnMalformed
+from sigil.auth.webauthn_checks import (
+    check_challenge,
+    check_es256_key,
+    check_origin,
+    check_rp_id_hash,
+    check_sign_count,
+    check_type,
+    check_user_presence,
+    check_user_verification,
+)
 
 ES256_ONLY = [COSEAlgorithmIdentifier.ECDSA_SHA_256]
 USER_VERIFICATION_POLICIES = ("required", "preferred", "discouraged")
 MAX_CREDENTIAL_ID = 1023  # WebAuthn L2 §5.1: credential ids are at most 1023 bytes
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class WebAuthnMalformed(BadRequest):
-    """The credential JSON cannot be parsed: missing members, bad base64url, bad CBOR."""
-
-    code = "webauthn_malformed"
-    status = 400
-    title = "Malformed WebAuthn credential"
-
-
-class RegistrationRejected(BadRequest):
-    """A well-formed registration response that fails a relying-party check (§7.1)."""
-
-    code = "webauthn_invalid"
-    status = 422
-    title = "WebAuthn registration rejected"
-
-
-class AuthenticationRejected(Unauthorized):
-    """A well-formed assertion that fails a relying-party check (§7.2): no session."""
-
-    code = "webauthn_invalid"
-    title = "WebAuthn login rejected"
 
 
 # --- policy and results ---------------------------------------------------------------------------
@@ -187,17 +170,7 @@ def verify_registration(
     cred = _parse(parse_registration_credential_json, credential)
     assert isinstance(cred, RegistrationCredential)
     client_data = _client_data(cred.response.client_data_json)
-    try:
-        attestation = parse_attestation_object(cred.response.attestation_object)
-        if not isinstance(attestation.auth_data, AuthenticatorData):
-            raise TypeError("authData is not authenticator data")
-        raw = parse_cbor(cred.response.attestation_object)
-        # §8.7: a "none" attestation statement is the empty map; any statement is a map.
-        if not isinstance(raw.get("attStmt"), dict) or (raw.get("fmt") == "none" and raw["attStmt"]):
-            raise TypeError("attStmt must be a map (the empty map for fmt none)")
-    except Exception as exc:  # any failure to parse outside bytes is malformed input
-        raise WebAuthnMalformed(f"attestationObject: {exc}") from None
-    auth_data = attestation.auth_data
+    auth_data = _attested_auth_data(cred.response.attestation_object)
     error = RegistrationRejected
     check_type(client_data, ClientDataType.WEBAUTHN_CREATE, error)  # §7.1 step 7
     check_challenge(client_data, expected_challenge, error)  # step 8
@@ -208,18 +181,7 @@ def verify_registration(
     public_key = check_es256_key(auth_data)  # step 16
     if len(cred.raw_id) > MAX_CREDENTIAL_ID:
         raise RegistrationRejected("the credential id is longer than 1023 bytes", code="webauthn_invalid")
-    try:
-        verified = verify_registration_response(
-            credential=cred,
-            expected_challenge=expected_challenge,
-            expected_rp_id=rp.rp_id,
-            expected_origin=list(rp.origins),
-            require_user_presence=True,
-            require_user_verification=rp.uv_required,
-            supported_pub_key_algs=ES256_ONLY,
-        )
-    except (WebAuthnException, TypeError, ValueError, KeyError) as exc:  # e.g. a malformed attStmt
-        raise RegistrationRejected(f"registration does not verify: {exc}") from None
+    verified = _library_verified_registration(rp, cred, expected_challenge)
     if verified.credential_id != cred.raw_id:  # §7.1 step 22: the attested id is the credential's id
         raise RegistrationRejected("the attested credential id is not the credential's id")
     transports = tuple(
@@ -233,6 +195,40 @@ def verify_registration(
         transports=transports,
         user_verified=verified.user_verified,
     )
+
+
+def _attested_auth_data(attestation_object: bytes) -> AuthenticatorData:
+    """The authenticator data of an attestation object; any failure to parse it, or an attestation
+    statement that is not a map, is malformed input."""
+    try:
+        attestation = parse_attestation_object(attestation_object)
+        if not isinstance(attestation.auth_data, AuthenticatorData):
+            raise TypeError("authData is not authenticator data")
+        raw = parse_cbor(attestation_object)
+        # §8.7: a "none" attestation statement is the empty map; any statement is a map.
+        if not isinstance(raw.get("attStmt"), dict) or (raw.get("fmt") == "none" and raw["attStmt"]):
+            raise TypeError("attStmt must be a map (the empty map for fmt none)")
+    except Exception as exc:  # any failure to parse outside bytes is malformed input
+        raise WebAuthnMalformed(f"attestationObject: {exc}") from None
+    return attestation.auth_data
+
+
+def _library_verified_registration(
+    rp: RelyingParty, cred: RegistrationCredential, expected_challenge: bytes
+) -> VerifiedRegistration:
+    """py_webauthn's own verification of a registration (the checks again, and the attestation)."""
+    try:
+        return verify_registration_response(
+            credential=cred,
+            expected_challenge=expected_challenge,
+            expected_rp_id=rp.rp_id,
+            expected_origin=list(rp.origins),
+            require_user_presence=True,
+            require_user_verification=rp.uv_required,
+            supported_pub_key_algs=ES256_ONLY,
+        )
+    except (WebAuthnException, TypeError, ValueError, KeyError) as exc:  # e.g. a malformed attStmt
+        raise RegistrationRejected(f"registration does not verify: {exc}") from None
 
 
 # --- authentication -------------------------------------------------------------------------------
@@ -280,10 +276,7 @@ def verify_authentication(
     if not hmac.compare_digest(cred.raw_id, stored.credential_id):  # §7.2 step 5
         raise AuthenticationRejected("the assertion is not by this credential", code="credential_mismatch")
     client_data = _client_data(cred.response.client_data_json)
-    try:
-        auth_data = parse_authenticator_data(cred.response.authenticator_data)
-    except Exception as exc:  # any failure to parse outside bytes is malformed input
-        raise WebAuthnMalformed(f"authenticatorData: {exc}") from None
+    auth_data = _auth_data(cred.response.authenticator_data)
     error = AuthenticationRejected
     check_type(client_data, ClientDataType.WEBAUTHN_GET, error)  # §7.2 step 11
     check_challenge(client_data, expected_challenge, error)  # step 12
@@ -291,10 +284,31 @@ def verify_authentication(
     check_rp_id_hash(auth_data, rp, error)  # step 15
     check_user_presence(auth_data, error)  # step 16
     check_user_verification(auth_data, rp, error)  # step 17
+    verified = _library_verified_signature(rp, cred, expected_challenge, stored)  # step 20
+    check_sign_count(auth_data.sign_count, stored.sign_count)  # step 21
+    return VerifiedAssertion(
+        credential_id=verified.credential_id,
+        new_sign_count=verified.new_sign_count,
+        user_verified=verified.user_verified,
+        user_handle=cred.response.user_handle,
+    )
+
+
+def _auth_data(authenticator_data: bytes) -> AuthenticatorData:
     try:
-        # The counter is checked below, after the signature: pass 0 so that the library's own
-        # counter rule (the same one) cannot fire before the signature is known to be good.
-        verified = verify_authentication_response(
+        return parse_authenticator_data(authenticator_data)
+    except Exception as exc:  # any failure to parse outside bytes is malformed input
+        raise WebAuthnMalformed(f"authenticatorData: {exc}") from None
+
+
+def _library_verified_signature(
+    rp: RelyingParty, cred: AuthenticationCredential, expected_challenge: bytes, stored: StoredCredential
+) -> VerifiedAuthentication:
+    """py_webauthn's own verification of an assertion: the checks again, and the signature."""
+    try:
+        # The counter is checked by the caller, after the signature: pass 0 so that the library's
+        # own counter rule (the same one) cannot fire before the signature is known to be good.
+        return verify_authentication_response(
             credential=cred,
             expected_challenge=expected_challenge,
             expected_rp_id=rp.rp_id,
@@ -309,83 +323,6 @@ def verify_authentication(
         ValueError,
     ) as exc:  # step 20: signature over authData || H(clientData)
         raise AuthenticationRejected(f"assertion does not verify: {exc}", code="signature_invalid") from None
-    check_sign_count(auth_data.sign_count, stored.sign_count)  # step 21
-    return VerifiedAssertion(
-        credential_id=verified.credential_id,
-        new_sign_count=verified.new_sign_count,
-        user_verified=verified.user_verified,
-        user_handle=cred.response.user_handle,
-    )
-
-
-# --- the named checks -----------------------------------------------------------------------------
-
-
-def check_type(client_data: CollectedClientData, expected: ClientDataType, error: type[SigilError]) -> None:
-    if client_data.type != expected:
-        raise error(f"clientDataJSON.type must be {expected.value!r}", code="webauthn_invalid")
-
-
-def check_challenge(client_data: CollectedClientData, expected: bytes, error: type[SigilError]) -> None:
-    if not hmac.compare_digest(client_data.challenge, expected):
-        raise error("clientDataJSON.challenge is not this ceremony's challenge", code="challenge_mismatch")
-
-
-def check_origin(client_data: CollectedClientData, rp: RelyingParty, error: type[SigilError]) -> None:
-    if client_data.origin not in rp.origins:
-        raise error(
-            f"origin {client_data.origin[:200]!r} is not an allowed origin (SIGIL_WEBAUTHN_ORIGINS)",
-            code="origin_mismatch",
-        )
-
-
-def check_rp_id_hash(auth_data: AuthenticatorData, rp: RelyingParty, error: type[SigilError]) -> None:
-    if not hmac.compare_digest(auth_data.rp_id_hash, hashlib.sha256(rp.rp_id.encode()).digest()):
-        raise error(f"authenticatorData.rpIdHash is not SHA-256 of {rp.rp_id!r}", code="rp_id_mismatch")
-
-
-def check_user_presence(auth_data: AuthenticatorData, error: type[SigilError]) -> None:
-    if not auth_data.flags.up:
-        raise error("the authenticator did not test user presence (UP flag)", code="user_presence_missing")
-
-
-def check_user_verification(auth_data: AuthenticatorData, rp: RelyingParty, error: type[SigilError]) -> None:
-    if rp.uv_required and not auth_data.flags.uv:
-        raise error(
-            "user verification is required and the UV flag is not set", code="user_verification_missing"
-        )
-
-
-def check_es256_key(auth_data: AuthenticatorData) -> bytes:
-    """The attested key must be an EC2 P-256 key for ES256 and a point on the curve."""
-    attested = auth_data.attested_credential_data
-    if attested is None or not auth_data.flags.at:
-        raise RegistrationRejected("no attested credential data (AT flag)", code="webauthn_invalid")
-    try:
-        decoded = decode_credential_public_key(attested.credential_public_key)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
-        raise WebAuthnMalformed(f"credential public key: {exc}") from None
-    if (
-        not isinstance(decoded, DecodedEC2PublicKey)
-        or decoded.alg != COSEAlgorithmIdentifier.ECDSA_SHA_256
-        or decoded.crv != COSECRV.P256
-    ):
-        raise RegistrationRejected("only ES256 (ECDSA P-256, COSE -7) passkeys", code="unsupported_algorithm")
-    try:
-        decoded_public_key_to_cryptography(decoded)  # raises for a point off the curve
-    except (WebAuthnException, ValueError) as exc:
-        raise RegistrationRejected(f"invalid P-256 public key: {exc}", code="invalid_public_key") from None
-    return bytes(attested.credential_public_key)
-
-
-def check_sign_count(received: int, stored: int) -> None:
-    """§6.1.1: when either counter is non-zero, the received one must be greater, else the
-    authenticator may have been cloned; the assertion is refused."""
-    if (received or stored) and received <= stored:
-        raise AuthenticationRejected(
-            f"sign counter {received} is not above the stored {stored} (a cloned authenticator?)",
-            code="sign_count_regressed",
-        )
 
 
 # --- helpers -----------------------------------------------------------------------------------
