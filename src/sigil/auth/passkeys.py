@@ -24,7 +24,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sigil.auth.challenges import check_challenge, consume_challenge, get_challenge, new_challenge
+from sigil.auth.challenges import (
+    ChallengeRow,
+    check_challenge,
+    consume_challenge,
+    get_challenge,
+    new_challenge,
+)
 from sigil.auth.devices import KIND_WEBAUTHN
 from sigil.auth.errors import (
     AuthenticationRejected,
@@ -37,6 +43,8 @@ from sigil.auth.registration import check_device_name, check_user_name
 from sigil.auth.webauthn import (
     RelyingParty,
     StoredCredential,
+    VerifiedAssertion,
+    VerifiedPasskey,
     authentication_options,
     credential_id_of,
     registration_options,
@@ -139,14 +147,8 @@ def finish_registration(
     """Verify the new credential (§7.1) and store it as a ``webauthn`` device of the user the
     challenge was made for."""
     check_device_name(name)
-    with ctx.db.read() as session:
-        challenge = get_challenge(session, challenge_id)
-        owner = (
-            None
-            if challenge is None or challenge.user_id is None
-            else session.get(AuthUser, challenge.user_id)
-        )
-        user = None if owner is None else owner.name
+    challenge, owner = _registration_challenge(ctx, challenge_id)
+    user = None if owner is None else owner.name
     attempt.user = user
     if challenge is None or owner is None or user is None:
         raise ChallengeNotFound("unknown challenge")
@@ -156,11 +158,7 @@ def finish_registration(
         with ctx.db.write() as session:
             session.execute(select(AuthUser.id).where(AuthUser.id == owner.id).with_for_update()).one()
             _may_add(user, _device_count(session, owner.id), session_user, open_registration)
-            taken = session.execute(
-                select(AuthDevice.id).where(AuthDevice.credential_id == verified.credential_id)
-            ).first()
-            if taken is not None:
-                raise Conflict("this passkey is already registered", code="credential_exists")
+            _check_credential_unregistered(session, verified.credential_id)
             consume_challenge(
                 session,
                 challenge.id,
@@ -169,19 +167,7 @@ def finish_registration(
                 domain=rp.rp_id,
                 challenge=challenge.challenge,
             )
-            device = AuthDevice(
-                id="dev_" + secrets.token_hex(14),
-                user_id=owner.id,
-                name=name,
-                kind=KIND_WEBAUTHN,
-                public_key=verified.public_key,
-                credential_id=verified.credential_id,
-                sign_count=verified.sign_count,
-                transports=",".join(verified.transports)[:200] or None,
-                aaguid=verified.aaguid,
-                created_at=now_us(),
-                revoked_at=None,
-            )
+            device = _passkey_device(owner.id, name, verified)
             session.add(device)
             session.flush()
             attempt.device_id = device.id
@@ -189,6 +175,41 @@ def finish_registration(
     except IntegrityError:
         raise Conflict("this passkey was registered concurrently", code="credential_exists") from None
     return Registered(device_id=device.id, user=user)
+
+
+def _registration_challenge(ctx: Context, challenge_id: str) -> tuple[ChallengeRow | None, AuthUser | None]:
+    """The stored registration challenge and the user it was made for (None for either unknown)."""
+    with ctx.db.read() as session:
+        challenge = get_challenge(session, challenge_id)
+        owner = (
+            None
+            if challenge is None or challenge.user_id is None
+            else session.get(AuthUser, challenge.user_id)
+        )
+    return challenge, owner
+
+
+def _check_credential_unregistered(session: Session, credential_id: bytes) -> None:
+    taken = session.execute(select(AuthDevice.id).where(AuthDevice.credential_id == credential_id)).first()
+    if taken is not None:
+        raise Conflict("this passkey is already registered", code="credential_exists")
+
+
+def _passkey_device(user_id: str, name: str | None, verified: VerifiedPasskey) -> AuthDevice:
+    """The device row of a verified passkey (created now, not revoked)."""
+    return AuthDevice(
+        id="dev_" + secrets.token_hex(14),
+        user_id=user_id,
+        name=name,
+        kind=KIND_WEBAUTHN,
+        public_key=verified.public_key,
+        credential_id=verified.credential_id,
+        sign_count=verified.sign_count,
+        transports=",".join(verified.transports)[:200] or None,
+        aaguid=verified.aaguid,
+        created_at=now_us(),
+        revoked_at=None,
+    )
 
 
 def _may_add(user: str, devices: int, session_user: str | None, open_registration: bool) -> None:
@@ -262,18 +283,7 @@ def finish_login(
     """Verify an assertion (§7.2) and advance the credential's counter; the caller issues the
     session."""
     credential_id = credential_id_of(credential)
-    with ctx.db.read() as session:
-        # The device before the challenge: under READ COMMITTED each statement has its own
-        # snapshot, and a concurrent login commits the new counter and the consumption together.
-        # Read in this order, a counter that already moved implies a challenge seen as used (409),
-        # never a stale challenge beside a moved counter (a false "cloned authenticator" 401).
-        device = session.execute(
-            select(AuthDevice).where(
-                AuthDevice.credential_id == credential_id, AuthDevice.kind == KIND_WEBAUTHN
-            )
-        ).scalar_one_or_none()
-        owner = None if device is None else session.get(AuthUser, device.user_id)
-        challenge = get_challenge(session, challenge_id)
+    device, owner, challenge = _login_rows(ctx, challenge_id, credential_id)
     if challenge is None:
         raise ChallengeNotFound("unknown challenge")
     if device is None or owner is None:
@@ -295,6 +305,39 @@ def finish_login(
     # §7.2 step 6: a returned user handle must be the credential's user (the handle is the user id).
     if verified.user_handle is not None and not hmac.compare_digest(verified.user_handle, owner.id.encode()):
         raise AuthenticationRejected("userHandle is not this passkey's user", code="user_handle_mismatch")
+    _commit_login(ctx, rp, challenge, device, owner, stored, verified)
+    return LoggedIn(device_id=device.id, user=owner.name, sign_count=verified.new_sign_count)
+
+
+def _login_rows(
+    ctx: Context, challenge_id: str, credential_id: bytes
+) -> tuple[AuthDevice | None, AuthUser | None, ChallengeRow | None]:
+    """The passkey device with ``credential_id``, its user and the challenge (None for unknown)."""
+    with ctx.db.read() as session:
+        # The device before the challenge: under READ COMMITTED each statement has its own
+        # snapshot, and a concurrent login commits the new counter and the consumption together.
+        # Read in this order, a counter that already moved implies a challenge seen as used (409),
+        # never a stale challenge beside a moved counter (a false "cloned authenticator" 401).
+        device = session.execute(
+            select(AuthDevice).where(
+                AuthDevice.credential_id == credential_id, AuthDevice.kind == KIND_WEBAUTHN
+            )
+        ).scalar_one_or_none()
+        owner = None if device is None else session.get(AuthUser, device.user_id)
+        challenge = get_challenge(session, challenge_id)
+    return device, owner, challenge
+
+
+def _commit_login(
+    ctx: Context,
+    rp: RelyingParty,
+    challenge: ChallengeRow,
+    device: AuthDevice,
+    owner: AuthUser,
+    stored: StoredCredential,
+    verified: VerifiedAssertion,
+) -> None:
+    """One write transaction: consume the challenge, advance the counter, append the audit entry."""
     with ctx.db.write() as session:
         consume_challenge(
             session,
@@ -321,7 +364,6 @@ def finish_login(
                 "the passkey was used or revoked concurrently", code="sign_count_regressed"
             )
         audit.append(session, ctx.sealer.audit_key, [AuditEvent(owner.name, ACTION_LOGIN, key_id=device.id)])
-    return LoggedIn(device_id=device.id, user=owner.name, sign_count=verified.new_sign_count)
 
 
 def record_failure(ctx: Context, action: str, attempt: Attempt, code: str) -> None:
