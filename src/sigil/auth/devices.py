@@ -116,21 +116,7 @@ def register_device(
     now = now_us()
     try:
         with ctx.db.write() as session:
-            row = session.execute(select(AuthUser).where(AuthUser.name == user)).scalar_one_or_none()
-            if row is None:
-                if session_user is not None:
-                    # A logged-in user may add devices only to their own account.
-                    raise Unauthorized("a session may add devices only to its own user")
-                if not open_registration:
-                    raise RegistrationClosed("open registration is off: ask an administrator")
-                row = AuthUser(id="usr_" + secrets.token_hex(14), name=user, created_at=now)
-                session.add(row)
-                session.flush()
-                audit.append(
-                    session, ctx.sealer.audit_key, [AuditEvent(user, "auth.user_create", key_id=row.id)]
-                )
-            elif session_user != user:
-                raise Unauthorized("adding a device to an existing user needs that user's session")
+            row = _owner_of_new_device(ctx, session, user, session_user, open_registration, now)
             device = AuthDevice(
                 id="dev_" + secrets.token_hex(14),
                 user_id=row.id,
@@ -152,6 +138,27 @@ def register_device(
             return to_device(device), _user(row)
     except IntegrityError:
         raise Conflict("the user or credential was registered concurrently; retry", code="conflict") from None
+
+
+def _owner_of_new_device(
+    ctx: Context, session: Session, user: str, session_user: str | None, open_registration: bool, now: int
+) -> AuthUser:
+    """The row of ``user``, who may get a device: their own session for an existing user; a new
+    user (created here, with its audit entry) only without a session and with open registration."""
+    row = session.execute(select(AuthUser).where(AuthUser.name == user)).scalar_one_or_none()
+    if row is None:
+        if session_user is not None:
+            # A logged-in user may add devices only to their own account.
+            raise Unauthorized("a session may add devices only to its own user")
+        if not open_registration:
+            raise RegistrationClosed("open registration is off: ask an administrator")
+        row = AuthUser(id="usr_" + secrets.token_hex(14), name=user, created_at=now)
+        session.add(row)
+        session.flush()
+        audit.append(session, ctx.sealer.audit_key, [AuditEvent(user, "auth.user_create", key_id=row.id)])
+    elif session_user != user:
+        raise Unauthorized("adding a device to an existing user needs that user's session")
+    return row
 
 
 def list_devices(ctx: Context, user: str) -> list[Device]:
