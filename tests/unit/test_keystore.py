@@ -17,19 +17,17 @@ from sigil.auth.keystore import (
     KeystoreCorrupt,
     KeystoreError,
     KeystoreNotFound,
-    SavedSession,
     WrongPassphrase,
     devices_dir,
     is_private_file,
     keystore_path,
     list_keystores,
     load_keystore,
-    load_session,
     save_keystore,
-    save_session,
     session_path,
     sigil_home,
 )
+from sigil.auth.saved_session import SavedSession, load_session, save_session
 from sigil.crypto import P256, P384, PrivateKey
 
 PASSPHRASE = "correct horse battery staple"

@@ -14,7 +14,7 @@ Format (version 1), one JSON object::
   they are not bound (a wrong device id only makes the server refuse the login).
 - Files are written atomically (temporary file, fsync, rename) with mode 0600, in ``$SIGIL_HOME/devices``
   (default ``~/.config/sigil/devices``; directories 0700). A session token saved by ``sigil device login``
-  lives beside its keystore (``<user>.session``, 0600).
+  lives beside its keystore (``<user>.session``, 0600; ``sigil.auth.saved_session``).
 
 The private key never appears in a repr, a log line or an exception message; a wrong passphrase is a
 ``WrongPassphrase`` error, never a traceback.
@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import stat
-import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -50,7 +49,6 @@ __all__ = [
     "KeystoreCorrupt",
     "KeystoreError",
     "KeystoreNotFound",
-    "SavedSession",
     "WrongPassphrase",
     "b64url_field",
     "devices_dir",
@@ -58,9 +56,7 @@ __all__ = [
     "keystore_path",
     "list_keystores",
     "load_keystore",
-    "load_session",
     "save_keystore",
-    "save_session",
     "session_path",
     "sigil_home",
     "write_private_file",
@@ -392,67 +388,3 @@ def list_keystores(home: Path | None = None) -> list[Path]:
 def is_private_file(path: Path) -> bool:
     """True if no one but the owner may read or write ``path``."""
     return not stat.S_IMODE(path.stat().st_mode) & 0o077
-
-
-# --- saved sessions ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SavedSession:
-    """A session token saved after ``sigil device login``."""
-
-    user: str
-    device_id: str
-    session_token: str
-    expires_at: str | None = None
-    server_url: str | None = None
-    saved_at: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "device_id": self.device_id,
-            "session_token": self.session_token,
-            "expires_at": self.expires_at,
-            "server_url": self.server_url,
-            "saved_at": self.saved_at,
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"SavedSession(user={self.user!r}, device_id={self.device_id!r}, expires_at={self.expires_at!r})"
-        )
-
-    __str__ = __repr__
-
-
-def save_session(session: SavedSession, path: Path | None = None) -> Path:
-    target = path or session_path(session.user)
-    body = replace(session, saved_at=session.saved_at or int(time.time()))
-    write_private_file(target, (json.dumps(body.to_dict(), indent=2) + "\n").encode("utf-8"))
-    return target
-
-
-def load_session(user: str, path: Path | None = None) -> SavedSession | None:
-    """The session saved for ``user``, or None if there is none (or the file is unreadable)."""
-    target = path or session_path(user)
-    try:
-        data = json.loads(target.read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    token, device_id = data.get("session_token"), data.get("device_id")
-    if not isinstance(token, str) or not isinstance(device_id, str):
-        return None
-    expires_at = data.get("expires_at")
-    server_url = data.get("server_url")
-    saved_at = data.get("saved_at")
-    return SavedSession(
-        user=user,
-        device_id=device_id,
-        session_token=token,
-        expires_at=str(expires_at) if expires_at is not None else None,
-        server_url=server_url if isinstance(server_url, str) else None,
-        saved_at=saved_at if isinstance(saved_at, int) else 0,
-    )

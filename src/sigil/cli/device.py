@@ -25,16 +25,14 @@ from sigil.auth.device import DeviceKey
 from sigil.auth.keystore import (
     Keystore,
     KeystoreError,
-    SavedSession,
     is_private_file,
     keystore_path,
     list_keystores,
     load_keystore,
-    load_session,
     save_keystore,
-    save_session,
     session_path,
 )
+from sigil.auth.saved_session import SavedSession, load_session, save_session
 from sigil.cli.output import (
     JsonOption,
     describe_error,
