@@ -15,6 +15,10 @@ from sigil.mpc import errors as mpc_errors
 
 T = TypeVar("T")
 
+# What ``mapped`` turns a refused protocol message into: a step that catches these records the
+# rejection in the audit log before re-raising.
+REJECTED = (MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare)
+
 
 @contextmanager
 def mapped() -> Iterator[None]:

@@ -22,14 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sigil.errors import (
     BadRequest,
-    MpcInvalidMessage,
-    MpcInvalidProof,
-    MpcInvalidShare,
     NotFound,
     PairingLocked,
     SessionExpired,
@@ -38,21 +35,20 @@ from sigil.errors import (
 )
 from sigil.keys.context import Context
 from sigil.keys.model import Principal, iso_time
-from sigil.mpc import keygen, shares, sign
+from sigil.mpc import shares, sign
 from sigil.mpc.arith import Point, point_mul
 from sigil.mpc.pairing import PairingContext, PairingRequest, ServerPairing, server_verify_pairing
 from sigil.store import audit
 from sigil.store.audit import AuditEvent, now_us
-from sigil.store.models import MpcKeygenSession, MpcPairing, MpcWallet
+from sigil.store.models import MpcPairing, MpcWallet
 from sigil.wallets import records
-from sigil.wallets.checks import mapped, parse
+from sigil.wallets.checks import REJECTED, mapped, parse
 from sigil.wallets.config import MpcConfig
+from sigil.wallets.keygen import Keygen
 from sigil.wallets.params import LoadedParams, ParamsStore
 from sigil.wallets.records import ACTIVE, LOCKED, PENDING
 from sigil.wallets.rnpool import RnPool
-from sigil.wallets.signing import PURGE_AFTER_US, PURGE_EVERY, Signing
-
-_REJECTED = (MpcInvalidMessage, MpcInvalidProof, MpcInvalidShare)
+from sigil.wallets.signing import Signing
 
 
 class MpcService:
@@ -62,8 +58,8 @@ class MpcService:
         self.params = ParamsStore(ctx, self.config, data_dir)
         self.pool = RnPool(self.config.rn_pool_size)
         self.signing = Signing(ctx, self.config.session_ttl, self.pool)
+        self.keygen = Keygen(ctx, self.config.session_ttl, self.params)
         self._params_body: bytes | None = None
-        self._keygen_starts = 0
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -81,118 +77,24 @@ class MpcService:
             )
         return body
 
-    # --- distributed keygen ----------------------------------------------------------------------
+    # --- wallet creation: distributed keygen or dealer mode (``sigil.wallets.keygen``) -------------
 
     def start_keygen(self, principal: Principal) -> dict[str, Any]:
-        session_id = secrets.token_bytes(records.SESSION_ID_BYTES)
-        state, commitment = keygen.server_dkg_start(session_id)
-        keygen_id, now = records.new_keygen_id(), now_us()
-        expires = now + self.config.session_ttl * 1_000_000
-        sealed = self.ctx.sealer.seal(
-            orjson.dumps(state.to_json()), aad=records.keygen_state_aad(keygen_id, principal.id)
-        )
-        with self.ctx.db.write() as session:
-            session.add(
-                MpcKeygenSession(
-                    id=keygen_id,
-                    principal_id=principal.id,
-                    session_id=session_id,
-                    sealed_state=sealed,
-                    expires_at=expires,
-                    consumed_at=None,
-                    created_at=now,
-                )
-            )
-            self._audit(session, principal, "mpc.keygen_start", keygen_id)
-        self._keygen_starts += 1
-        if self._keygen_starts % PURGE_EVERY == 0:
-            self.purge_keygen_sessions()
-        return {
-            "keygen_id": keygen_id,
-            "session_id": session_id.hex(),
-            "commitment": commitment.to_json(),
-            "expires_at": iso_time(expires),
-        }
+        return self.keygen.start(principal)
 
     def purge_keygen_sessions(self, *, now: int | None = None) -> int:
-        """Delete keygen sessions that expired over an hour ago (used or not, they can do nothing:
-        the wallet a finished one made is its own row). Signing sessions: ``Signing.purge``."""
-        cutoff = (now_us() if now is None else now) - PURGE_AFTER_US
-        with self.ctx.db.write() as session:
-            gone = session.execute(delete(MpcKeygenSession).where(MpcKeygenSession.expires_at < cutoff))
-            return int(gone.rowcount)  # type: ignore[attr-defined]
+        """Delete keygen sessions that expired over an hour ago: ``Keygen.purge``."""
+        return self.keygen.purge(now=now)
 
     def finish_keygen(
         self, principal: Principal, keygen_id: str, message: Any, label: str | None
     ) -> dict[str, Any]:
-        records.checked_id(keygen_id, "kg_", "keygen session")
-        msg = parse(keygen.DkgClientMessage.from_json, message, "message")
-        _check_label(label)
-        now = now_us()
-        with self.ctx.db.write() as session:
-            row = session.get(MpcKeygenSession, keygen_id)
-            if row is None or row.principal_id != principal.id:
-                raise NotFound(f"no keygen session {keygen_id!r}")
-            _consume(session, MpcKeygenSession, row.id, row.consumed_at, row.expires_at, now)
-            raw = self.ctx.sealer.open(row.sealed_state, aad=records.keygen_state_aad(row.id, principal.id))
-            state = keygen.ServerDkgState.from_json(orjson.loads(raw))
-            try:
-                with mapped():
-                    public, x2, reply = keygen.server_dkg_finish(state, msg)
-            except _REJECTED as exc:
-                self._rejected(principal, "mpc.wallet_create", keygen_id, exc)
-                raise
-            wallet = self._add_wallet(session, principal, public, x2, records.MODE_DKG, label, now)
-            self._audit(session, principal, "mpc.wallet_create", wallet.id)
-            out = records.wallet_fields(wallet)
-        return {**out, "message": reply.to_json()}
-
-    # --- dealer mode -----------------------------------------------------------------------------
+        return self.keygen.finish(principal, keygen_id, message, label)
 
     def create_dealt(
         self, principal: Principal, feldman: Any, encrypted_share: Any, label: str | None
     ) -> dict[str, Any]:
-        commitments = parse(shares.Feldman.from_json, feldman, "feldman")
-        if not isinstance(encrypted_share, dict):
-            raise BadRequest("encrypted_share must be a JSON object", code="mpc_invalid_message")
-        _check_label(label)
-        from sigil.mpc import transport  # CPython only (``cryptography``)
-
-        loaded = self.params.get()
-        private = loaded.transport_private_key(self.ctx.sealer)
-        with mapped():
-            share2 = transport.open_share(private, encrypted_share, keygen.dealer_aad(commitments))
-            public, x2 = keygen.server_accept_dealt(commitments, share2)
-        now = now_us()
-        with self.ctx.db.write() as session:
-            wallet = self._add_wallet(session, principal, public, x2, records.MODE_DEALER, label, now)
-            self._audit(session, principal, "mpc.wallet_create", wallet.id)
-            return records.wallet_fields(wallet)
-
-    def _add_wallet(
-        self,
-        session: Session,
-        principal: Principal,
-        public: Any,
-        x2: int,
-        mode: str,
-        label: str | None,
-        now: int,
-    ) -> MpcWallet:
-        wallet_id = records.new_wallet_id()
-        wallet = MpcWallet(
-            id=wallet_id,
-            principal_id=principal.id,
-            mode=mode,
-            public_key=public.public_key.to_bytes(),
-            public_shares=records.shares_json(public.public_shares),
-            sealed_share=self.ctx.sealer.seal(records.scalar_bytes(x2), aad=records.share_aad(wallet_id)),
-            label=label,
-            created_at=now,
-        )
-        session.add(wallet)
-        session.flush()
-        return wallet
+        return self.keygen.create_dealt(principal, feldman, encrypted_share, label)
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -265,7 +167,7 @@ class MpcService:
         # result stored only if the pairing is still pending and unexpired when we get back.
         try:
             server_pairing = self._verify_pairing(pairing, wallet, req, params)
-        except _REJECTED as exc:
+        except REJECTED as exc:
             self._rejected(principal, "mpc.pairing_activate", pairing_id, exc)
             raise
         now = now_us()
@@ -333,7 +235,7 @@ class MpcService:
         msg = parse(sign.ClientNonce.from_json, nonce, "nonce")
         try:
             _pairing_id, out = self.signing.respond(principal, session_id, msg)
-        except _REJECTED as exc:
+        except REJECTED as exc:
             self._rejected(principal, "mpc.sign", session_id, exc)
             raise
         return out
@@ -377,11 +279,6 @@ class MpcService:
 # --- checks (each raises the matching error) ---------------------------------------------------------
 
 
-def _check_label(label: str | None) -> None:
-    if label is not None and len(label) > records.MAX_LABEL:
-        raise BadRequest(f"label is longer than {records.MAX_LABEL} characters", code="validation_error")
-
-
 def _owned_wallet(wallet: MpcWallet | None, principal: Principal, wallet_id: str) -> MpcWallet:
     if wallet is None or wallet.principal_id != principal.id:
         raise NotFound(f"no wallet {wallet_id!r}")
@@ -395,21 +292,3 @@ def _check_pending(pairing: MpcPairing, now: int) -> None:
         raise SessionUsed("the pairing is already complete")
     if pairing.nonce_expires_at <= now:
         raise SessionExpired("the pairing nonce has expired; start a new pairing")
-
-
-def _consume(
-    session: Session, model: Any, row_id: str, consumed_at: int | None, expires_at: int, now: int
-) -> None:
-    """Mark a keygen or signing session used: one conditional UPDATE that only one caller can win."""
-    if consumed_at is not None:
-        raise SessionUsed("the session has already been used")
-    if expires_at <= now:
-        raise SessionExpired("the session has expired")
-    result = session.execute(
-        update(model)
-        .where(model.id == row_id, model.consumed_at.is_(None), model.expires_at > now)
-        .values(consumed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise SessionUsed("the session has already been used")
