@@ -16,15 +16,15 @@ import orjson
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from sigil.errors import BadRequest, NotFound, SessionExpired, SessionUsed, SigilError
+from sigil.errors import BadRequest, NotFound, SessionExpired, SessionUsed
 from sigil.keys.context import Context
 from sigil.keys.model import Principal, iso_time
 from sigil.mpc import keygen, shares
-from sigil.store import audit
-from sigil.store.audit import AuditEvent, now_us
+from sigil.store.audit import now_us
 from sigil.store.models import MpcKeygenSession, MpcWallet
 from sigil.wallets import records
 from sigil.wallets.checks import REJECTED, mapped, parse
+from sigil.wallets.events import append_ok, record_rejected
 from sigil.wallets.params import ParamsStore
 from sigil.wallets.signing import PURGE_AFTER_US, PURGE_EVERY
 
@@ -58,7 +58,7 @@ class Keygen:
                     created_at=now,
                 )
             )
-            self._audit(session, principal, "mpc.keygen_start", keygen_id)
+            append_ok(self._ctx, session, principal, "mpc.keygen_start", keygen_id)
         self._starts += 1
         if self._starts % PURGE_EVERY == 0:
             self.purge()
@@ -93,10 +93,10 @@ class Keygen:
                 with mapped():
                     public, x2, reply = keygen.server_dkg_finish(state, msg)
             except REJECTED as exc:
-                self._rejected(principal, "mpc.wallet_create", keygen_id, exc)
+                record_rejected(self._ctx, principal, "mpc.wallet_create", keygen_id, exc)
                 raise
             wallet = self._add_wallet(session, principal, public, x2, records.MODE_DKG, label, now)
-            self._audit(session, principal, "mpc.wallet_create", wallet.id)
+            append_ok(self._ctx, session, principal, "mpc.wallet_create", wallet.id)
             out = records.wallet_fields(wallet)
         return {**out, "message": reply.to_json()}
 
@@ -119,7 +119,7 @@ class Keygen:
         now = now_us()
         with self._ctx.db.write() as session:
             wallet = self._add_wallet(session, principal, public, x2, records.MODE_DEALER, label, now)
-            self._audit(session, principal, "mpc.wallet_create", wallet.id)
+            append_ok(self._ctx, session, principal, "mpc.wallet_create", wallet.id)
             return records.wallet_fields(wallet)
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -149,15 +149,6 @@ class Keygen:
         session.flush()
         return wallet
 
-    def _rejected(self, principal: Principal, action: str, subject: str, exc: SigilError) -> None:
-        """A protocol message that was refused: queued for the audit log (outcome = its code).
-        Stored state is untouched: the transaction that consumed the session rolls back."""
-        self._ctx.audit.record(AuditEvent(principal.name, action, outcome=exc.code, key_id=subject[:40]))
-
-    def _audit(self, session: Session, principal: Principal, action: str, subject: str) -> None:
-        event = AuditEvent(principal.name, action, outcome="ok", key_id=subject, message_sha256=None)
-        audit.append(session, self._ctx.sealer.audit_key, [event])
-
 
 # --- checks (each raises the matching error) ---------------------------------------------------------
 
@@ -170,7 +161,7 @@ def _check_label(label: str | None) -> None:
 def _consume(
     session: Session, model: Any, row_id: str, consumed_at: int | None, expires_at: int, now: int
 ) -> None:
-    """Mark a keygen or signing session used: one conditional UPDATE that only one caller can win."""
+    """Mark a keygen session used: one conditional UPDATE that only one caller can win."""
     if consumed_at is not None:
         raise SessionUsed("the session has already been used")
     if expires_at <= now:

@@ -31,19 +31,18 @@ from sigil.errors import (
     PairingLocked,
     SessionExpired,
     SessionUsed,
-    SigilError,
 )
 from sigil.keys.context import Context
 from sigil.keys.model import Principal, iso_time
 from sigil.mpc import shares, sign
 from sigil.mpc.arith import Point, point_mul
 from sigil.mpc.pairing import PairingContext, PairingRequest, ServerPairing, server_verify_pairing
-from sigil.store import audit
-from sigil.store.audit import AuditEvent, now_us
+from sigil.store.audit import now_us
 from sigil.store.models import MpcPairing, MpcWallet
 from sigil.wallets import records
 from sigil.wallets.checks import REJECTED, mapped, parse
 from sigil.wallets.config import MpcConfig
+from sigil.wallets.events import append_ok, record_rejected
 from sigil.wallets.keygen import Keygen
 from sigil.wallets.params import LoadedParams, ParamsStore
 from sigil.wallets.records import ACTIVE, LOCKED, PENDING
@@ -153,7 +152,7 @@ class MpcService:
                     created_at=now,
                 )
             )
-            self._audit(session, principal, "mpc.pairing_start", pairing_id)
+            append_ok(self.ctx, session, principal, "mpc.pairing_start", pairing_id)
         return {"pairing_id": pairing_id, "nonce": nonce.hex(), "expires_at": iso_time(expires)}
 
     def finish_pairing(self, principal: Principal, pairing_id: str, request: Any) -> dict[str, Any]:
@@ -168,7 +167,7 @@ class MpcService:
         try:
             server_pairing = self._verify_pairing(pairing, wallet, req, params)
         except REJECTED as exc:
-            self._rejected(principal, "mpc.pairing_activate", pairing_id, exc)
+            record_rejected(self.ctx, principal, "mpc.pairing_activate", pairing_id, exc)
             raise
         now = now_us()
         with self.ctx.db.write() as session:
@@ -190,7 +189,7 @@ class MpcService:
                 assert fresh is not None
                 _check_pending(fresh, now)
                 raise SessionUsed("the pairing was completed by another request")
-            self._audit(session, principal, "mpc.pairing_activate", pairing_id)
+            append_ok(self.ctx, session, principal, "mpc.pairing_activate", pairing_id)
         self.pool.refill(pairing_id, req.paillier_n)
         return {"pairing_id": pairing_id, "state": ACTIVE, "wallet_id": wallet.id}
 
@@ -218,7 +217,7 @@ class MpcService:
             pairing, _wallet = self._owned_pairing(session, principal, pairing_id)
             if pairing.state != LOCKED:
                 pairing.state, pairing.locked_at, pairing.lock_reason = LOCKED, now_us(), reason
-                self._audit(session, principal, "mpc.pairing_lock", pairing_id)
+                append_ok(self.ctx, session, principal, "mpc.pairing_lock", pairing_id)
         self.signing.forget(pairing_id)
         return {"pairing_id": pairing_id, "state": LOCKED}
 
@@ -236,7 +235,7 @@ class MpcService:
         try:
             _pairing_id, out = self.signing.respond(principal, session_id, msg)
         except REJECTED as exc:
-            self._rejected(principal, "mpc.sign", session_id, exc)
+            record_rejected(self.ctx, principal, "mpc.sign", session_id, exc)
             raise
         return out
 
@@ -250,30 +249,6 @@ class MpcService:
         if pairing is None or wallet is None or wallet.principal_id != principal.id:
             raise NotFound(f"no pairing {pairing_id!r}")
         return pairing, wallet
-
-    def _rejected(self, principal: Principal, action: str, subject: str, exc: SigilError) -> None:
-        """A protocol message that was refused: queued for the audit log (outcome = its code), for
-        whoever watches for forged proofs. Stored state is untouched; this is the log doing its job."""
-        self.ctx.audit.record(AuditEvent(principal.name, action, outcome=exc.code, key_id=subject[:40]))
-
-    def _audit(
-        self,
-        session: Session,
-        principal: Principal,
-        action: str,
-        subject: str,
-        *,
-        outcome: str = "ok",
-        message: bytes | None = None,
-    ) -> None:
-        event = AuditEvent(
-            principal.name,
-            action,
-            outcome=outcome,
-            key_id=subject,
-            message_sha256=message.hex() if message else None,
-        )
-        audit.append(session, self.ctx.sealer.audit_key, [event])
 
 
 # --- checks (each raises the matching error) ---------------------------------------------------------
