@@ -22,9 +22,9 @@ from sigil.client.wallet_sealing import (
     dump_store_file,
     open_payload,
     read_store_file,
-    required_str,
     seal_payload,
     share_from_hex,
+    stored_public_fields,
     write_new_private_file,
 )
 
@@ -106,14 +106,7 @@ class BackupFile:
         public = data.get("wallet_public")
         if not isinstance(shares, dict) or not isinstance(public, dict) or data.get("share_index") != 3:
             raise KeystoreCorrupt("backup file is malformed")
-        return cls(
-            wallet_id=check_wallet_id(required_str(data, "wallet_id")),
-            address=required_str(data, "address"),
-            public_key=required_str(data, "public_key").lower(),
-            public_shares={str(k): str(v) for k, v in shares.items()},
-            wallet_public=public,
-            sealed={k: data.get(k) for k in ("kdf", "cipher", "nonce", "ciphertext")},
-        )
+        return cls(**stored_public_fields(data, shares, public))
 
     def __repr__(self) -> str:
         return f"BackupFile(wallet_id={self.wallet_id!r}, address={self.address!r})"

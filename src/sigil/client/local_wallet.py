@@ -31,6 +31,7 @@ from sigil.client.wallet_sealing import (
     required_str,
     seal_payload,
     share_from_hex,
+    stored_public_fields,
 )
 
 __all__ = [
@@ -259,12 +260,7 @@ class LocalWallet:
                 )
             )
         return cls(
-            wallet_id=check_wallet_id(required_str(data, "wallet_id")),
-            address=required_str(data, "address"),
-            public_key=required_str(data, "public_key").lower(),
-            public_shares={str(k): str(v) for k, v in shares.items()},
-            wallet_public=public,
-            sealed={k: data.get(k) for k in ("kdf", "cipher", "nonce", "ciphertext")},
+            **stored_public_fields(data, shares, public),
             share_index=index,
             label=required_str(data, "label", optional=True),
             server_url=required_str(data, "server_url", optional=True),

@@ -43,6 +43,7 @@ __all__ = [
     "required_str",
     "seal_payload",
     "share_from_hex",
+    "stored_public_fields",
     "write_new_private_file",
 ]
 
@@ -127,6 +128,22 @@ def required_str(data: Mapping[str, Any], name: str, *, optional: bool = False) 
     if not isinstance(value, str) or not value:
         raise KeystoreCorrupt(f"{name} must be a non-empty string")
     return value
+
+
+def stored_public_fields(
+    data: Mapping[str, Any], shares: dict[Any, Any], public: dict[str, Any]
+) -> dict[str, Any]:
+    """The fields a wallet file and a backup file share, read from ``data`` (whose
+    ``public_shares`` and ``wallet_public`` the caller has checked to be objects): keyword
+    arguments for either class, the sealed part as stored."""
+    return {
+        "wallet_id": check_wallet_id(required_str(data, "wallet_id")),
+        "address": required_str(data, "address"),
+        "public_key": required_str(data, "public_key").lower(),
+        "public_shares": {str(k): str(v) for k, v in shares.items()},
+        "wallet_public": public,
+        "sealed": {k: data.get(k) for k in ("kdf", "cipher", "nonce", "ciphertext")},
+    }
 
 
 # --- files ---------------------------------------------------------------------------------------
