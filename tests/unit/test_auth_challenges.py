@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import multiprocessing
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -346,16 +347,17 @@ def test_revocation_by_another_worker_is_seen_at_once(ctx: Context, tmp_path: Pa
 
 def test_device_cache_keeps_no_row_read_before_a_revocation(ctx: Context) -> None:
     """A row read before the change counter moved is not kept: the next lookup reads again."""
-    from sigil.auth.login import DeviceCache, _Device
+    from sigil.auth.login import _Device, device_cache
 
-    cache = DeviceCache(ctx.generation, ttl=3600.0)
+    ctx.limits.cache_ttl_seconds = 3600.0
+    cache = device_cache(ctx)
     device = _Device("dev_a", "usr_a", "ecdsa", b"\x04" + b"\x01" * 64, None)
     gen = cache.current()
     ctx.generation.bump()  # a revocation commits between the read and the put
-    cache.put(device, gen)
+    cache.put("dev_a", device, gen, time.monotonic())
     assert cache.get("dev_a", cache.current()) is None
     gen = cache.current()
-    cache.put(device, gen)
+    cache.put("dev_a", device, gen, time.monotonic())
     assert cache.get("dev_a", cache.current()) == device
     ctx.generation.bump()
     assert cache.get("dev_a", cache.current()) is None

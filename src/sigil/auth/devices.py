@@ -193,6 +193,6 @@ def revoke_device(ctx: Context, *, user: str, device_id: str) -> Device:
         device = to_device(row)
     # After the commit, on every revocation (a repeated one too, in case a process died between
     # its commit and this): every worker on the node drops the devices it keeps for logins
-    # (``sigil.auth.login.DeviceCache``) and reads this one again, revoked.
+    # (``sigil.auth.login.device_cache``) and reads this one again, revoked.
     ctx.generation.bump()
     return device

@@ -6,7 +6,7 @@ Neither step writes the database on a SQLite node. The challenge is a self-authe
 (``challenges.issue_token``), the rate counters and the ledger of consumed challenges live in the
 node's shared memory (``nodestate``), and the audit entry is queued. The only database work is
 one read per step (the user; the device), each kept by the worker once read (users are never
-renamed; a device until the node's change counter moves, as on a revocation: ``DeviceCache``), so
+renamed; a device until the node's change counter moves, as on a revocation: ``device_cache``), so
 on SQLite the steps run on the event loop (``LoginNode.inline``). Where nodes share PostgreSQL
 the consumption is one ``INSERT ... ON CONFLICT DO NOTHING`` (``challenges.consume_in_db``), the
 device is read on every login, and the steps run in the thread pool.
@@ -39,7 +39,7 @@ from sigil.errors import NotFound, SigilError
 from sigil.keys.context import Context
 from sigil.keys.service import KeyService
 from sigil.store.audit import AuditEvent, now_us
-from sigil.store.generation import Generation
+from sigil.store.generation import GenerationCache
 
 PURPOSE = "login"
 MAX_USER_IDS = 100_000
@@ -57,43 +57,12 @@ class _Device(NamedTuple):
     revoked_at: int | None
 
 
-class DeviceCache:
-    """Devices as read, kept by one worker where the node is the database's only one (SQLite).
-
-    The same rules as the key cache (``sigil.keys.repository.KeyCache``): an entry is valid while
-    the data dir's change counter (``ctx.generation``, shared by every process on the node) is
-    the one read before the row was, and for at most ``ttl`` seconds. Revoking a device bumps the
+def device_cache(ctx: Context) -> GenerationCache[str, _Device]:
+    """The devices one worker has read, kept where the node is the database's only one (SQLite),
+    under the key cache's rules (``GenerationCache``): revoking a device bumps the node's change
     counter after its commit (``devices.revoke_device``), so every worker reads the row again and
     refuses the device at once. Unknown ids are not kept (a device registered later is found)."""
-
-    def __init__(self, generation: Generation, ttl: float) -> None:
-        self._generation = generation
-        self._ttl = ttl
-        self._seen = generation.current()
-        self._entries: dict[str, tuple[_Device, float]] = {}
-
-    def current(self) -> int:
-        """The change counter now, dropping every entry if it moved. Read it before the row."""
-        gen = self._generation.current()
-        if gen != self._seen:
-            self._entries.clear()
-            self._seen = gen
-        return gen
-
-    def get(self, device_id: str, gen: int) -> _Device | None:
-        hit = self._entries.get(device_id)
-        if hit is None or gen != self._seen or time.monotonic() - hit[1] >= self._ttl:
-            return None
-        return hit[0]
-
-    def put(self, device: _Device, gen: int) -> None:
-        """Keep ``device`` as read under counter ``gen``, unless the counter has moved since: a
-        row read before a revocation's commit is never kept past that revocation."""
-        if gen != self._seen:
-            return
-        if len(self._entries) >= MAX_CACHED_DEVICES:
-            self._entries.clear()
-        self._entries[device.id] = (device, time.monotonic())
+    return GenerationCache(ctx.generation, lambda: ctx.limits.cache_ttl_seconds, MAX_CACHED_DEVICES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +95,7 @@ class LoginNode:
     - ``inline``: the steps may run on the event loop (no network, no write).
     - ``user_ids``: user name → id, as read (users are never renamed or deleted; unknown names
       are not remembered).
-    - ``devices``: the devices read (``DeviceCache``) on SQLite; None where nodes share
+    - ``devices``: the devices read (``device_cache``) on SQLite; None where nodes share
       PostgreSQL, whose revocations on other nodes would not move this node's counter.
     """
 
@@ -135,7 +104,7 @@ class LoginNode:
     consume: Callable[[bytes, int, int], bool]
     inline: bool
     user_ids: dict[str, str] = field(default_factory=dict)
-    devices: DeviceCache | None = None
+    devices: GenerationCache[str, _Device] | None = None
 
 
 _nodes: weakref.WeakKeyDictionary[Context, LoginNode] = weakref.WeakKeyDictionary()
@@ -156,8 +125,7 @@ def login_node(ctx: Context, node_file: str | None) -> LoginNode:
             if ctx.db.sqlite:
                 key = hmac.digest(ctx.sealer.challenge_key, b"node:" + state.nonce, "sha256")
                 inline = _file_db(ctx) is not None
-                devices = DeviceCache(ctx.generation, ctx.limits.cache_ttl_seconds)
-                found = LoginNode(key, state, state.consume, inline=inline, devices=devices)
+                found = LoginNode(key, state, state.consume, inline=inline, devices=device_cache(ctx))
             else:
                 found = LoginNode(
                     ctx.sealer.challenge_key, state, partial(challenges.consume_in_db, ctx), False
@@ -305,9 +273,10 @@ def _device(ctx: Context, node: LoginNode, device_id: str) -> _Device | None:
     gen = cache.current()
     device = cache.get(device_id, gen)
     if device is None:
+        read_at = time.monotonic()
         device = _read_device(ctx, device_id)
         if device is not None:
-            cache.put(device, gen)
+            cache.put(device_id, device, gen, read_at)
     return device
 
 

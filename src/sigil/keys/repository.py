@@ -14,6 +14,7 @@ from sigil.errors import NotFound
 from sigil.keys.context import Context
 from sigil.keys.model import DESTROYED, PENDING_DELETION, LoadedKey, LoadedVersion, Principal
 from sigil.store.audit import now_us
+from sigil.store.generation import GenerationCache
 from sigil.store.models import Key, KeyVersion
 from sigil.store.sealing import key_version_aad
 
@@ -68,34 +69,30 @@ class KeyCache:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._entries: dict[str, tuple[LoadedKey, float]] = {}
-        self._generation = ctx.generation.current()
+        self._entries: GenerationCache[str, LoadedKey] = GenerationCache(
+            ctx.generation, lambda: ctx.limits.cache_ttl_seconds, _CACHE_LIMIT
+        )
 
     def peek(self, key_id: str) -> LoadedKey | None:
         """The cached key if it is still valid; never touches the database."""
-        gen = self._ctx.generation.current()
-        if gen != self._generation:
-            self._entries.clear()
-            self._generation = gen
-        hit = self._entries.get(key_id)
-        if hit is None or time.monotonic() - hit[1] >= self._ctx.limits.cache_ttl_seconds:
-            return None
-        if hit[0].deletion_at is not None and deletion_due(hit[0], now_us()):
+        return self._valid(key_id, self._entries.current())
+
+    def _valid(self, key_id: str, gen: int) -> LoadedKey | None:
+        hit = self._entries.get(key_id, gen)
+        if hit is not None and hit.deletion_at is not None and deletion_due(hit, now_us()):
             return None  # the caller reloads through the lifecycle, which destroys it first
-        return hit[0]
+        return hit
 
     def get(self, key_id: str) -> LoadedKey | None:
-        hit = self.peek(key_id)
+        gen = self._entries.current()
+        hit = self._valid(key_id, gen)
         if hit is not None:
             return hit
-        now = time.monotonic()
+        read_at = time.monotonic()
         with self._ctx.db.read() as session:
             key = load_row(session, key_id)
-        if key is None:
-            return None
-        if len(self._entries) >= _CACHE_LIMIT:
-            self._entries.clear()
-        self._entries[key_id] = (key, now)
+        if key is not None:
+            self._entries.put(key_id, key, gen, read_at)
         return key
 
     def private_key(self, key: LoadedKey, version: LoadedVersion) -> PrivateKey:

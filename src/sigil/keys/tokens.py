@@ -22,11 +22,13 @@ from sigil.keys.context import Context
 from sigil.keys.model import SCOPE_ADMIN, SCOPE_KEYS, SCOPES, Principal
 from sigil.store import audit
 from sigil.store.audit import AuditEvent, now_us
+from sigil.store.generation import GenerationCache
 from sigil.store.models import Principal as PrincipalRow
 
 TOKEN_PREFIX = "sgl_"  # noqa: S105 (a prefix, not a secret)
 ADMIN_NAME = "admin"
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CACHE_LIMIT = 10_000  # principals kept per worker
 MIN_TOKEN_LEN, MAX_TOKEN_LEN = 16, 256  # SIGIL_ADMIN_TOKEN may be chosen by the operator
 
 
@@ -51,17 +53,20 @@ def _principal(row: PrincipalRow) -> Principal:
 class TokenService:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        # token hash -> (principal, generation, loaded at)
-        self._cache: dict[bytes, tuple[Principal, int, float]] = {}
+        # token hash -> principal
+        self._cache: GenerationCache[bytes, Principal] = GenerationCache(
+            ctx.generation, lambda: ctx.limits.cache_ttl_seconds, _CACHE_LIMIT
+        )
 
     def authenticate(self, token: str | None) -> Principal:
         if not token or not MIN_TOKEN_LEN <= len(token) <= MAX_TOKEN_LEN:
             raise Unauthorized("a valid bearer token is required")
         digest = hash_token(token)
-        gen = self._ctx.generation.current()
-        hit = self._cached(digest, gen)
+        gen = self._cache.current()
+        hit = self._cache.get(digest, gen)
         if hit is not None:
             return hit
+        read_at = time.monotonic()
         with self._ctx.db.read() as session:
             row = session.execute(
                 select(PrincipalRow).where(PrincipalRow.token_hash == digest)
@@ -69,26 +74,14 @@ class TokenService:
             if row is None or not hmac.compare_digest(row.token_hash, digest):
                 raise Unauthorized("a valid bearer token is required")
             principal = _principal(row)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (principal, gen, time.monotonic())
+        self._cache.put(digest, principal, gen, read_at)
         return principal
 
     def cached(self, token: str | None) -> Principal | None:
         """The principal from this worker's cache, without touching the database (or None)."""
         if not token or not MIN_TOKEN_LEN <= len(token) <= MAX_TOKEN_LEN:
             return None
-        return self._cached(hash_token(token), self._ctx.generation.current())
-
-    def _cached(self, digest: bytes, gen: int) -> Principal | None:
-        hit = self._cache.get(digest)
-        if (
-            hit is not None
-            and hit[1] == gen
-            and time.monotonic() - hit[2] < self._ctx.limits.cache_ttl_seconds
-        ):
-            return hit[0]
-        return None
+        return self._cache.get(hash_token(token), self._cache.current())
 
     def create(self, creator: Principal, name: str, scopes: Sequence[str] | None) -> IssuedToken:
         if not NAME_RE.match(name):
